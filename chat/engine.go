@@ -255,3 +255,8 @@ func (e *Engine) eventFrame(ctx context.Context, ev *sb.Event) (*sb.Frame, *sb.M
 	}
 	return nil, nil
 }
+
+// Conversation returns a stored conversation (ENOTFOUND).
+func (e *Engine) Conversation(ctx context.Context, id string) (*sb.Conversation, error) {
+	return e.store.FindConversationByID(ctx, id)
+}

@@ -213,3 +213,23 @@ func (h *hub) subscribers() int {
 	defer h.mu.Unlock()
 	return len(h.subs)
 }
+
+// C is the live channel; callers that select over several sources use C,
+// Skip and PopReplay instead of Next.
+func (s *Subscription) C() <-chan Outbound { return s.c }
+
+// Skip reports whether a frame from C was already part of the replay.
+func (s *Subscription) Skip(o Outbound) bool { return s.skip(o) }
+
+// PopReplay returns the next replayed frame, if any is left.
+func (s *Subscription) PopReplay() (Outbound, bool) {
+	if len(s.replay) == 0 {
+		return Outbound{}, false
+	}
+	o := s.replay[0]
+	s.replay = s.replay[1:]
+	return o, true
+}
+
+// Encode makes an Outbound of a frame (for frames sent to one socket).
+func Encode(f *sb.Frame) Outbound { return encode(f) }
