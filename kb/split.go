@@ -298,8 +298,9 @@ func pack(title string, blocks []block) []switchboard.Passage {
 		text := strings.Join(cur, "\n\n")
 		cur, curLen = cur[:0], 0
 		// A short tail joins the previous passage of its section.
-		if n := len(out); n > secStart && utf8.RuneCountInString(text) < MinPassage/2 &&
-			utf8.RuneCountInString(out[n-1].Text)+len(text) <= hardMaxPassage {
+		tn := utf8.RuneCountInString(text)
+		if n := len(out); n > secStart && tn < MinPassage/2 &&
+			utf8.RuneCountInString(out[n-1].Text)+2+tn <= hardMaxPassage {
 			out[n-1].Text += "\n\n" + text
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
 	"golang.org/x/text/width"
 )
 
@@ -14,8 +15,8 @@ import (
 // that matters is that equal meanings produce equal tokens often enough:
 //
 //   - Text is first folded with golang.org/x/text/width (full-width ASCII
-//     "ＡＰＩ" becomes "API", half-width katakana becomes full-width) and
-//     lowercased.
+//     "ＡＰＩ" becomes "API", half-width katakana becomes full-width, then
+//     NFC composes "ｼﾞ" into "ジ") and lowercased.
 //   - Latin (and any other non-CJK) letters and digits form words; everything
 //     else separates them, so "api_key_env" is "api", "key", "env" and
 //     "widget.js" is "widget", "js". English stopwords and one-letter words
@@ -44,7 +45,9 @@ func Tokenize(s string) []string {
 }
 
 func appendTokens(dst []string, s string) []string {
-	s = width.Fold.String(s)
+	if !isASCII(s) {
+		s = norm.NFC.String(width.Fold.String(s))
+	}
 	var word []rune
 	var cjk []rune
 	flushWord := func() {
@@ -80,6 +83,15 @@ func appendTokens(dst []string, s string) []string {
 	flushWord()
 	flushCJK()
 	return dst
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // isCJK reports whether r is written without spaces between words.
@@ -181,7 +193,8 @@ just me more most my myself no nor not now of off on once only or other our ours
 please same she should so some such than that the their theirs them themselves then there these they
 this those through to too under until up very was we were what when where which while who whom why will
 with would you your yours yourself yourselves s t d ll m re ve don doesn didn isn aren wasn weren won
-let lets get got also may might must shall cannot can't i'm hi hello hey thanks thank ok okay much many`)
+let lets get got also may might must shall cannot can't i'm hi hello hey thanks thank ok okay much many tell know want need like give show explain
+someone something anything`)
 
 var cjkStopChars = runeSetOf(`的了吗呢吧啊呀嘛么哦哈嗯呃怎什哪何您你我他她它们这那是也就都把被与或及` +
 	`のはをにがでとへやかもね`)
