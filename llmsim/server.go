@@ -271,6 +271,7 @@ const (
 )
 
 func (s *Server) record(o outcome) {
+	s.mu.Lock()
 	switch o {
 	case outCompleted:
 		s.completed.Add(1)
@@ -280,7 +281,6 @@ func (s *Server) record(o outcome) {
 		s.aborted.Add(1)
 	}
 	s.inFlight.Add(-1)
-	s.mu.Lock()
 	s.notifyLocked()
 	s.mu.Unlock()
 }

@@ -161,9 +161,16 @@ type streamer struct {
 	timer *time.Timer
 	bp    *[]byte
 	buf   []byte
+	// deadline is when the write deadline was last moved.
+	deadline time.Time
 }
 
 func (st *streamer) stop() {
+	if !st.deadline.IsZero() {
+		// Without a server WriteTimeout nothing resets the deadline
+		// before the next request on this connection.
+		st.rc.SetWriteDeadline(time.Time{})
+	}
 	if st.timer != nil {
 		st.timer.Stop()
 	}
@@ -209,7 +216,10 @@ func (s *Server) hold(ctx context.Context) outcome {
 
 // flush writes the buffer and flushes it to the client.
 func (st *streamer) flush() bool {
-	st.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if now := time.Now(); now.Sub(st.deadline) > time.Second {
+		st.rc.SetWriteDeadline(now.Add(writeTimeout))
+		st.deadline = now
+	}
 	if _, err := st.w.Write(st.buf); err != nil {
 		return false
 	}
