@@ -1,8 +1,12 @@
 package moderation_test
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	switchboard "github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/moderation"
@@ -93,4 +97,62 @@ func TestNormalisation(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestHitMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	f := moderation.New(moderation.Options{Registerer: reg})
+	if err := f.SetLists("", []switchboard.WordList{mask("bad"), list(switchboard.ActionBlock, "worse")}); err != nil {
+		t.Fatal(err)
+	}
+	f.Check("", "bad bad worse")
+	streamAll(f.StreamFilter(""), "so bad", 2)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string]float64)
+	for _, mf := range mfs {
+		if mf.GetName() != "switchboard_moderation_hits_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := make(map[string]string)
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			got[labels["action"]+"/"+labels["direction"]] = m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{"block/input": 1, "mask/input": 2, "mask/output": 1, "block/output": 0, "review/input": 0}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("hits{%s} = %v, want %v (all: %v)", k, got[k], v, got)
+		}
+	}
+}
+
+func TestConcurrentSetListsAndCheck(t *testing.T) {
+	f := MustFilter(t, mask("bad"))
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for j := range 200 {
+				if i == 0 {
+					if err := f.SetLists(fmt.Sprint("inbox", j%3), []switchboard.WordList{mask(fmt.Sprint("w", j))}); err != nil {
+						t.Error(err)
+					}
+					continue
+				}
+				if got := f.Check(fmt.Sprint("inbox", j%3), "bad").Text; got != "***" {
+					t.Errorf("got %q", got)
+				}
+				sf := f.StreamFilter("")
+				if out, _ := streamAll(sf, "a bad day", 3); out != "a *** day" {
+					t.Errorf("stream %q", out)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

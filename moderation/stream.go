@@ -47,6 +47,7 @@ func (s *stream) push(chunk string, final bool) (string, switchboard.ModerationR
 	if s.blocked {
 		return "", switchboard.ModerationResult{Action: switchboard.ActionBlock}
 	}
+	chunkStart := s.base + len(s.buf)
 	s.buf = append(s.buf, chunk...)
 	var n int
 	s.hits, n = s.sc.scan(s.buf[s.scanned-s.base:], s.scanned, final, s.hits[:0])
@@ -78,7 +79,7 @@ func (s *stream) push(chunk string, final bool) (string, switchboard.ModerationR
 			s.masks = append(s.masks, s.sc.pending...)
 		}
 	}
-	out := s.release(release)
+	out := s.release(release, chunk, chunkStart)
 	res.Text = out
 	if s.blocked {
 		res.Action = switchboard.ActionBlock
@@ -88,7 +89,9 @@ func (s *stream) push(chunk string, final bool) (string, switchboard.ModerationR
 }
 
 // release returns the input up to offset end, masked, and forgets it.
-func (s *stream) release(end int) string {
+// chunk is the last chunk pushed, starting at offset chunkStart: text that
+// lies within it and needs no mask is returned without copying.
+func (s *stream) release(end int, chunk string, chunkStart int) string {
 	if end <= s.base {
 		return ""
 	}
@@ -96,6 +99,12 @@ func (s *stream) release(end int) string {
 	text := s.buf[:n]
 	var out []byte
 	if len(s.masks) == 0 {
+		if s.base >= chunkStart {
+			str := chunk[s.base-chunkStart : end-chunkStart]
+			s.buf = append(s.buf[:0], s.buf[n:]...)
+			s.base = end
+			return str
+		}
 		out = text
 	} else {
 		out = appendMasked(make([]byte, 0, n), string(text), s.base, s.a, s.masks)
