@@ -59,9 +59,18 @@ type Index struct {
 type partition struct {
 	entries  []*entry // by slot; nil once removed
 	live     int
-	totalLen int // tokens of the live entries
-	postings map[string][]posting
+	totalLen int                // tokens of the live entries
+	terms    map[string]int32   // term -> index in postings
+	postings [][]posting        // by term index; empty once a term's passages are gone
 	docs     map[string][]int32 // document ID -> slots
+}
+
+// list returns the postings of a term.
+func (pt *partition) list(term string) []posting {
+	if id, ok := pt.terms[term]; ok {
+		return pt.postings[id]
+	}
+	return nil
 }
 
 type entry struct {
@@ -193,7 +202,7 @@ func (ix *Index) add(as []analyzed) {
 	for _, a := range as {
 		pt := ix.parts[a.p.InboxID]
 		if pt == nil {
-			pt = &partition{postings: make(map[string][]posting), docs: make(map[string][]int32)}
+			pt = &partition{terms: make(map[string]int32), docs: make(map[string][]int32)}
 			ix.parts[a.p.InboxID] = pt
 		}
 		slot := int32(len(pt.entries))
@@ -203,7 +212,13 @@ func (ix *Index) add(as []analyzed) {
 		pt.docs[a.p.DocumentID] = append(pt.docs[a.p.DocumentID], slot)
 		ix.docs[a.p.DocumentID] = a.p.InboxID
 		for t, n := range a.tf {
-			pt.postings[t] = append(pt.postings[t], posting{slot: slot, tf: n})
+			id, ok := pt.terms[t]
+			if !ok {
+				id = int32(len(pt.postings))
+				pt.terms[t] = id
+				pt.postings = append(pt.postings, nil)
+			}
+			pt.postings[id] = append(pt.postings[id], posting{slot: slot, tf: n})
 		}
 	}
 }
@@ -225,7 +240,11 @@ func (ix *Index) remove(docID string) int {
 				continue
 			}
 			seen[t] = true
-			list := pt.postings[t]
+			id, ok := pt.terms[t]
+			if !ok {
+				continue
+			}
+			list := pt.postings[id]
 			for i := range list {
 				if list[i].slot == slot {
 					list[i] = list[len(list)-1]
@@ -234,10 +253,9 @@ func (ix *Index) remove(docID string) int {
 				}
 			}
 			if len(list) == 0 {
-				delete(pt.postings, t)
-			} else {
-				pt.postings[t] = list
+				list = nil
 			}
+			pt.postings[id] = list
 		}
 		pt.entries[slot] = nil
 		pt.live--
@@ -262,11 +280,21 @@ func (pt *partition) compact() {
 		}
 	}
 	pt.entries = entries
-	for _, list := range pt.postings {
+	// Drop the terms no passage has any more.
+	terms := make(map[string]int32, len(pt.terms))
+	var postings [][]posting
+	for t, id := range pt.terms {
+		list := pt.postings[id]
+		if len(list) == 0 {
+			continue
+		}
 		for i := range list {
 			list[i].slot = remap[list[i].slot]
 		}
+		terms[t] = int32(len(postings))
+		postings = append(postings, list)
 	}
+	pt.terms, pt.postings = terms, postings
 	for d, slots := range pt.docs {
 		for i := range slots {
 			slots[i] = remap[slots[i]]
@@ -339,7 +367,7 @@ func isHiragana(t string) bool {
 // boundary ("限流规则" gives "流规"), which must not count as a word the
 // knowledge base lacks. An unknown bigram on its own ("开源吗") counts.
 func (pt *partition) crossesWords(q queryTerm) bool {
-	return (q.prev != "" && len(pt.postings[q.prev]) > 0) || (q.next != "" && len(pt.postings[q.next]) > 0)
+	return (q.prev != "" && len(pt.list(q.prev)) > 0) || (q.next != "" && len(pt.list(q.next)) > 0)
 }
 
 // Search returns up to k passages of an inbox ("" = every inbox) that are
@@ -396,7 +424,7 @@ func (ix *Index) searchPartition(pt *partition, qs []queryTerm, k int, th Thresh
 	avgdl := float64(pt.totalLen) / n
 	var total float64 // weight of the whole query
 	for _, q := range qs {
-		list := pt.postings[q.term]
+		list := pt.list(q.term)
 		df := float64(len(list))
 		idf := math.Log(1 + (n-df+0.5)/(df+0.5))
 		wi := q.weight * idf

@@ -202,7 +202,10 @@ func testKB(t *testing.T, store switchboard.DocumentStore, reopen func() *kb.KB)
 		for name, f := range map[string]func() error{
 			"NoInbox": func() error { _, err := k.Add(ctx, "", "t", "", "text", []byte("x")); return err },
 			"Format":  func() error { _, err := k.Add(ctx, "shop", "t", "", "pdf", []byte("x")); return err },
-			"Empty":   func() error { _, err := k.Add(ctx, "shop", "t", "", "markdown", []byte("# Only a title\n")); return err },
+			"Empty": func() error {
+				_, err := k.Add(ctx, "shop", "t", "", "markdown", []byte("# Only a title\n"))
+				return err
+			},
 		} {
 			if err := f(); switchboard.ErrorCode(err) != switchboard.EINVALID {
 				t.Errorf("%s: err = %v, want EINVALID", name, err)
