@@ -171,6 +171,13 @@ func TestAnthropic(t *testing.T) {
 			t.Fatalf("%+v", md)
 		}
 	})
+	t.Run("PrefillTrailingSpace", func(t *testing.T) {
+		_, ts := MustRunServer(t, llmsim.Config{})
+		resp := mustPost(t, testContext(t), ts.URL+"/v1/messages", anthropicBody("c", true, user("q"), assistant("the ")))
+		if e := decodeError(t, resp); resp.StatusCode != 400 || !strings.Contains(e.Error.Message, "trailing whitespace") {
+			t.Fatalf("%d %+v", resp.StatusCode, e)
+		}
+	})
 	t.Run("NonStream", func(t *testing.T) {
 		_, ts := MustRunServer(t, llmsim.Config{Reply: "Hi."})
 		resp := mustPost(t, testContext(t), ts.URL+"/v1/messages", anthropicBody("c", false, user("hi")))

@@ -37,6 +37,7 @@ type Server struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	bufs      sync.Pool // *[]byte SSE buffers
+	vocab     []string  // read-only after New
 
 	total     atomic.Int64
 	inFlight  atomic.Int64
@@ -98,6 +99,7 @@ func New(cfg Config, logger *slog.Logger) *Server {
 	s := &Server{
 		log:     logger,
 		closed:  make(chan struct{}),
+		vocab:   newVocabulary(),
 		byModel: make(map[string]int64),
 		byMode:  make(map[string]int64),
 	}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // serve answers one completion request of dialect d.
@@ -77,10 +79,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, d dialect, parse 
 			"stream", req.stream, "attempt", n)
 	}
 
+	if _, ok := d.(anthropic); ok && req.hasPrefill() && endsInSpace(req.messages[len(req.messages)-1].text) {
+		// As the real API: the model would produce that whitespace itself.
+		d.writeError(w, errBadRequest, "messages: final assistant content cannot end with trailing whitespace", rep)
+		return
+	}
+
 	ctx := r.Context()
 	switch mode {
 	case ModeHang:
-		out = s.hold(ctx)
+		out = s.hold(ctx, w)
 		return
 	case ModeError500:
 		d.writeError(w, errServer, "", rep)
@@ -117,7 +125,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, d dialect, parse 
 	prefix, seed := req.continuation()
 	toks := t.replyToks
 	if toks == nil {
-		toks = generate(seed, t.Tokens)
+		toks = generate(s.vocab, seed, t.Tokens)
 	}
 	toks, ok := remainder(toks, prefix)
 	if !ok {
@@ -181,7 +189,7 @@ func (st *streamer) stop() {
 }
 
 // sleep waits d; ok is false with the outcome when the client left or the
-// server closed first.
+// server closed first (which drops the connection).
 func (st *streamer) sleep(d time.Duration) (outcome, bool) {
 	if d <= 0 {
 		if st.ctx.Err() != nil {
@@ -200,16 +208,20 @@ func (st *streamer) sleep(d time.Duration) (outcome, bool) {
 	case <-st.ctx.Done():
 		return outCancelled, false
 	case <-st.s.closed:
+		abortConn(st.w, false)
 		return outAborted, false
 	}
 }
 
-// hold keeps the request open until the client leaves or the server closes.
-func (s *Server) hold(ctx context.Context) outcome {
+// hold keeps the request open until the client leaves or the server
+// closes; then it drops the connection, so a released request never looks
+// like a finished response.
+func (s *Server) hold(ctx context.Context, w http.ResponseWriter) outcome {
 	select {
 	case <-ctx.Done():
 		return outCancelled
 	case <-s.closed:
+		abortConn(w, false)
 		return outAborted
 	}
 }
@@ -305,7 +317,7 @@ func (st *streamer) stream(toks []string, mode string, ttft time.Duration) outco
 		if !st.flush() {
 			return outCancelled
 		}
-		return st.s.hold(st.ctx)
+		return st.s.hold(st.ctx, st.w)
 	case ModeStreamError:
 		st.buf = st.d.streamError(st.buf, st.rep)
 		if !st.flush() {
@@ -326,7 +338,7 @@ func (st *streamer) stream(toks []string, mode string, ttft time.Duration) outco
 		if !st.flush() {
 			return outCancelled
 		}
-		return st.s.hold(st.ctx)
+		return st.s.hold(st.ctx, st.w)
 	}
 	st.buf = st.d.done(st.buf)
 	if !st.flush() {
@@ -346,7 +358,7 @@ func (st *streamer) respond(toks []string, mode string, ttft time.Duration) outc
 		abortConn(st.w, false)
 		return outAborted
 	case ModeStall:
-		return st.s.hold(st.ctx)
+		return st.s.hold(st.ctx, st.w)
 	case ModeStreamError:
 		st.d.writeError(st.w, errServer, "", st.rep)
 		return outCompleted
@@ -372,4 +384,9 @@ func abortConn(w http.ResponseWriter, rst bool) {
 		tc.SetLinger(0)
 	}
 	conn.Close()
+}
+
+func endsInSpace(s string) bool {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return s != "" && unicode.IsSpace(r)
 }

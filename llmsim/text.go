@@ -6,15 +6,24 @@ import (
 	"unicode/utf8"
 )
 
-// vocabulary of generated replies; each token is one word and a space.
-var vocabulary = [...]string{
-	"the ", "quick ", "answer ", "is ", "that ", "your ", "order ", "ships ", "today ", "and ",
-	"arrives ", "within ", "three ", "days ", "please ", "check ", "the ", "tracking ", "link ", "in ",
-	"email ", "we ", "can ", "also ", "help ", "with ", "returns ", "refunds ", "billing ", "questions ",
-	"our ", "team ", "is ", "available ", "around ", "the ", "clock ", "so ", "feel ", "free ",
-	"to ", "ask ", "anything ", "else ", "about ", "account ", "settings ", "or ", "delivery ", "options ",
-	"thanks ", "for ", "waiting ", "here ", "are ", "details ", "you ", "need ", "now ", "simply ",
-	"click ", "save ", "then ", "continue ",
+// vocabularyText holds the words of generated replies, one space apart.
+const vocabularyText = "the quick answer is that your order ships today and arrives within three days " +
+	"please check the tracking link in email we can also help with returns refunds billing questions " +
+	"our team is available around the clock so feel free to ask anything else about account settings " +
+	"or delivery options thanks for waiting here are details you need now simply click save then continue "
+
+// newVocabulary returns the tokens of generated replies: each a word and
+// the space after it, sliced from vocabularyText.
+func newVocabulary() []string {
+	var toks []string
+	start := 0
+	for i := 0; i < len(vocabularyText); i++ {
+		if vocabularyText[i] == ' ' {
+			toks = append(toks, vocabularyText[start:i+1])
+			start = i + 1
+		}
+	}
+	return toks
 }
 
 // hashString is FNV-1a, 64 bit.
@@ -39,12 +48,12 @@ func splitmix64(x uint64) uint64 {
 // unitFloat maps x to [0, 1).
 func unitFloat(x uint64) float64 { return float64(x>>11) / (1 << 53) }
 
-// generate returns n vocabulary tokens chosen by a hash of seedText.
-func generate(seedText string, n int) []string {
+// generate returns n tokens of vocab chosen by a hash of seedText.
+func generate(vocab []string, seedText string, n int) []string {
 	h := hashString(seedText)
 	toks := make([]string, n)
 	for i := range toks {
-		toks[i] = vocabulary[splitmix64(h+uint64(i))%uint64(len(vocabulary))]
+		toks[i] = vocab[splitmix64(h+uint64(i))%uint64(len(vocab))]
 	}
 	return toks
 }

@@ -42,12 +42,15 @@ func FuzzTokenize(f *testing.F) {
 }
 
 func TestGenerate(t *testing.T) {
-	a, b := generate("hello", 50), generate("hello", 50)
+	a, b := generate(newVocabulary(), "hello", 50), generate(newVocabulary(), "hello", 50)
 	if strings.Join(a, "") != strings.Join(b, "") || len(a) != 50 {
 		t.Fatal("generate is not deterministic")
 	}
-	if strings.Join(a, "") == strings.Join(generate("hellp", 50), "") {
+	if strings.Join(a, "") == strings.Join(generate(newVocabulary(), "hellp", 50), "") {
 		t.Fatal("different seeds, same text")
+	}
+	if v := newVocabulary(); len(v) != 64 || v[0] != "the " || v[63] != "continue " {
+		t.Fatalf("vocabulary %d %q", len(v), v)
 	}
 }
 
