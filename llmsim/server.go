@@ -2,6 +2,18 @@
 // benchmark: it speaks the OpenAI chat completions, Anthropic Messages and
 // Gemini generateContent wire formats with deterministic text and can be
 // told to fail in the ways real providers fail (see the Mode constants).
+//
+// The reply is Config.Reply split into tokens, or Config.Tokens words
+// chosen by a hash of the last user message, so every target answers the
+// same question with the same text. A request whose last message is an
+// assistant message P (prefill), or whose last user message holds
+// PartialMarker+P+EndMarker, gets only the part of the reply after P; the
+// reply is then derived from the last user message that holds no marker.
+//
+// Config.Models overrides the config per model and the X-Llmsim-Mode
+// header overrides the mode per request, so one server can play every
+// target of a route. Counters (attempts per model and mode, in flight,
+// completed, cancelled, aborted) are read with Stats or awaited with Wait.
 package llmsim
 
 import (
