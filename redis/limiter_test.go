@@ -139,7 +139,7 @@ func BenchmarkRedisLimiter(b *testing.B) {
 	for _, bc := range []struct {
 		name        string
 		parallelism int
-	}{{"Serial", 0}, {"Parallel", 16}} {
+	}{{"Serial", 0}, {"Parallel4", 4}, {"Parallel16", 16}} {
 		b.Run(bc.name, func(b *testing.B) {
 			var mu sync.Mutex
 			var lat []time.Duration

@@ -6,7 +6,7 @@
 // Every key starts with Options.Prefix (default "sb:") and carries its
 // subject in a hash tag ("sb:ctx:{conversation}"), so one operation touches
 // one cluster slot, and every key has a TTL, so an allkeys-lru Redis can
-// evict any of them.
+// evict any of them. Requires Redis 6.2 or later (GETEX).
 package redis
 
 import (
