@@ -23,20 +23,27 @@ const (
 // FailClosedRetryAfter is the retry hint of requests denied by FailClosed.
 const FailClosedRetryAfter = 3 * time.Second
 
+// ProbeEvery is how often a failing primary is tried again. In between,
+// decisions follow the policy at once instead of each waiting for the
+// primary to time out.
+const ProbeEvery = time.Second
+
 var _ switchboard.Limiter = (*Failover)(nil)
 
 // Failover wraps a shared limiter (Redis) that can fail. While it fails,
-// decisions follow the policy; every transition (failing, recovered) is
-// logged once, and Healthy reports the current state for /readyz.
+// decisions follow the policy and only one request per ProbeEvery asks the
+// primary again; every transition (failing, recovered) is logged once, and
+// Healthy reports the current state for /readyz.
 type Failover struct {
 	primary switchboard.Limiter
 	policy  FailPolicy
 	logger  *slog.Logger
 	now     func() time.Time
 
-	mu      sync.Mutex
-	lastErr error // nil while healthy
-	since   time.Time
+	mu        sync.Mutex
+	lastErr   error // nil while healthy
+	since     time.Time
+	nextProbe time.Time // while failing: when the primary may be asked again
 }
 
 // WithFallback returns primary wrapped with policy (FailOpen unless
@@ -57,8 +64,30 @@ func WithFallback(primary switchboard.Limiter, policy FailPolicy, logger *slog.L
 // callers deny whether they look at the error or the decision. Errors of
 // ctx are returned as they are.
 func (f *Failover) Allow(ctx context.Context, key string, limit switchboard.RateLimit) (switchboard.Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return switchboard.Decision{}, err
+	}
+	if err := f.skip(); err != nil {
+		return f.fallback(limit)
+	}
 	d, err := f.primary.Allow(ctx, key, limit)
 	return f.decide(ctx, d, err, limit)
+}
+
+// skip returns the primary's last error while it is failing and not due
+// for a probe; the caller that gets nil asks the primary.
+func (f *Failover) skip() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lastErr == nil {
+		return nil
+	}
+	now := f.now()
+	if now.Before(f.nextProbe) {
+		return f.lastErr
+	}
+	f.nextProbe = now.Add(ProbeEvery) // this caller probes; the others don't
+	return nil
 }
 
 // Peek is Allow without recording, for a primary that can peek (see
@@ -69,6 +98,12 @@ func (f *Failover) Peek(ctx context.Context, key string, limit switchboard.RateL
 	})
 	if !ok {
 		return switchboard.Decision{}, fmt.Errorf("limit: %T cannot peek", f.primary)
+	}
+	if err := ctx.Err(); err != nil {
+		return switchboard.Decision{}, err
+	}
+	if err := f.skip(); err != nil {
+		return f.fallback(limit)
 	}
 	d, err := p.Peek(ctx, key, limit)
 	return f.decide(ctx, d, err, limit)
@@ -83,6 +118,11 @@ func (f *Failover) decide(ctx context.Context, d switchboard.Decision, err error
 		return d, err // the caller gave up; says nothing about the primary
 	}
 	f.setHealth(err)
+	return f.fallback(limit)
+}
+
+// fallback is the decision of the policy.
+func (f *Failover) fallback(limit switchboard.RateLimit) (switchboard.Decision, error) {
 	if f.policy == FailOpen {
 		return switchboard.Decision{Allowed: true, Limit: limit.Requests, Remaining: limit.Requests}, nil
 	}
@@ -103,6 +143,7 @@ func (f *Failover) setHealth(err error) {
 		f.lastErr = nil
 	case err != nil && f.lastErr == nil:
 		f.since = f.now()
+		f.nextProbe = f.since.Add(ProbeEvery)
 		f.logger.Error("rate limiter unavailable", "policy", string(f.policy), "err", err)
 		f.lastErr = err
 	case err != nil:

@@ -12,21 +12,26 @@ import (
 
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/limit"
+	"github.com/switchboard-chat/switchboard/limit/limittest"
 )
 
 // flaky is a limiter whose failure the test switches, standing in for a
 // Redis outage (the real one is in redis/limiter_test.go).
 type flaky struct {
-	mu   sync.Mutex
-	err  error
-	next *limit.Memory
+	mu    sync.Mutex
+	err   error
+	calls int
+	next  *limit.Memory
 }
 
 func (f *flaky) fail(err error) { f.mu.Lock(); f.err = err; f.mu.Unlock() }
 
+func (f *flaky) count() int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls }
+
 func (f *flaky) Allow(ctx context.Context, key string, rl switchboard.RateLimit) (switchboard.Decision, error) {
 	f.mu.Lock()
 	err := f.err
+	f.calls++
 	f.mu.Unlock()
 	if err != nil {
 		return switchboard.Decision{}, err
@@ -66,6 +71,7 @@ func TestFailover(t *testing.T) {
 			}
 
 			p.fail(errors.New("dial tcp 127.0.0.1:6379: connect: connection refused"))
+			before := p.count()
 			for range 10 {
 				d, err := f.Allow(ctx, "k", rl)
 				switch policy {
@@ -78,6 +84,11 @@ func TestFailover(t *testing.T) {
 						t.Fatalf("fail closed: %+v %v", d, err)
 					}
 				}
+			}
+			// Only the first call asked the failing primary; the others
+			// followed the policy at once (the next probe is ProbeEvery later).
+			if n := p.count() - before; n != 1 {
+				t.Fatalf("primary asked %d times while failing, want 1", n)
 			}
 			h := f.Healthy()
 			if h == nil || !strings.Contains(h.Error(), "connection refused") || !strings.Contains(h.Error(), string(policy)) {
@@ -95,13 +106,14 @@ func TestFailover(t *testing.T) {
 				t.Fatalf("cancelled: %v", err)
 			}
 
+			// Recovery is noticed by the next probe, within ProbeEvery.
 			p.fail(nil)
-			if _, err := f.Allow(ctx, "other", rl); err != nil {
-				t.Fatal(err)
-			}
-			if err := f.Healthy(); err != nil {
-				t.Fatalf("recovered but Healthy = %v", err)
-			}
+			limittest.CheckFor(t, 5*limit.ProbeEvery, 10*time.Millisecond, func() error {
+				if _, err := f.Allow(ctx, "other", rl); err != nil {
+					return err
+				}
+				return f.Healthy()
+			})
 			if n := strings.Count(logs.String(), "rate limiter recovered"); n != 1 {
 				t.Fatalf("logged recovery %d times:\n%s", n, logs.String())
 			}
