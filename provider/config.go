@@ -141,6 +141,11 @@ func Build(cfgs []ProviderConfig, opts BuildOptions) (map[string]switchboard.Pro
 			out[c.Name] = opts.Offline(c.Name)
 			continue
 		}
+		switch c.Type {
+		case TypeOpenAI, TypeAnthropic, TypeGemini, "":
+		default:
+			return nil, fmt.Errorf("provider %q: unknown type %q (openai, anthropic, gemini, offline)", c.Name, c.Type)
+		}
 		key, err := apiKey(c, opts)
 		if err != nil {
 			return nil, err

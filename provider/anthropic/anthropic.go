@@ -117,6 +117,7 @@ func (c *Client) Stream(ctx context.Context, req *switchboard.ChatRequest) (swit
 		cancel: cancel,
 		body:   resp.Body,
 		sse:    upstream.NewSSEReader(resp.Body),
+		dec:    upstream.NewJSONDecoder(),
 		strip:  strip,
 	}, nil
 }
@@ -220,6 +221,7 @@ type stream struct {
 	cancel      context.CancelFunc
 	body        io.ReadCloser
 	sse         *upstream.SSEReader
+	dec         *upstream.JSONDecoder
 	strip       string // whitespace cut from the prefill
 
 	ev        event
@@ -256,7 +258,7 @@ func (s *stream) Recv() (switchboard.Chunk, error) {
 			return s.fail(upstream.ReadError(s.ctx, s.name, s.model, err))
 		}
 		s.ev = event{}
-		if err := json.Unmarshal(data, &s.ev); err != nil {
+		if err := s.dec.Decode(data, &s.ev); err != nil {
 			return s.fail(upstream.Malformed(s.name, s.model, err))
 		}
 		ev := &s.ev

@@ -110,6 +110,7 @@ func (c *Client) Stream(ctx context.Context, req *switchboard.ChatRequest) (swit
 		cancel: cancel,
 		body:   resp.Body,
 		sse:    upstream.NewSSEReader(resp.Body),
+		dec:    upstream.NewJSONDecoder(),
 	}, nil
 }
 
@@ -207,6 +208,7 @@ type stream struct {
 	cancel      context.CancelFunc
 	body        io.ReadCloser
 	sse         *upstream.SSEReader
+	dec         *upstream.JSONDecoder
 
 	resp      response
 	sentFirst bool
@@ -240,7 +242,7 @@ func (s *stream) Recv() (switchboard.Chunk, error) {
 		}
 		clear(s.resp.Candidates[:cap(s.resp.Candidates)])
 		s.resp = response{Candidates: s.resp.Candidates[:0]}
-		if err := json.Unmarshal(data, &s.resp); err != nil {
+		if err := s.dec.Decode(data, &s.resp); err != nil {
 			return s.fail(upstream.Malformed(s.name, s.model, err))
 		}
 		r := &s.resp

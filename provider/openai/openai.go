@@ -136,6 +136,7 @@ func (c *Client) Stream(ctx context.Context, req *switchboard.ChatRequest) (swit
 		cancel: cancel,
 		body:   resp.Body,
 		sse:    upstream.NewSSEReader(resp.Body),
+		dec:    upstream.NewJSONDecoder(),
 	}, nil
 }
 
@@ -233,6 +234,7 @@ type stream struct {
 	cancel      context.CancelFunc
 	body        io.ReadCloser
 	sse         *upstream.SSEReader
+	dec         *upstream.JSONDecoder
 
 	msg       chunkMsg // reused for every event
 	sentFirst bool
@@ -280,7 +282,7 @@ func (s *stream) Recv() (switchboard.Chunk, error) {
 		}
 		clear(s.msg.Choices[:cap(s.msg.Choices)])
 		s.msg.Choices, s.msg.Usage, s.msg.Error = s.msg.Choices[:0], nil, nil
-		if err := json.Unmarshal(data, &s.msg); err != nil {
+		if err := s.dec.Decode(data, &s.msg); err != nil {
 			if s.finish != "" {
 				return s.final()
 			}

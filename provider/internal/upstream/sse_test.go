@@ -73,3 +73,28 @@ func FuzzSSEReader(f *testing.F) {
 		}
 	})
 }
+
+func TestJSONDecoder(t *testing.T) {
+	d := upstream.NewJSONDecoder()
+	var v struct {
+		A string `json:"a"`
+	}
+	for _, s := range []string{`{"a":"x"}`, " {\"a\":\"y\"}\n", `{"a":"z","b":[1,2,{"c":null}]}`} {
+		v.A = ""
+		if err := d.Decode([]byte(s), &v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v.A != "z" {
+		t.Fatalf("a = %q", v.A)
+	}
+	if err := d.Decode([]byte(`{"a":"x"} {"a":"y"}`), &v); err == nil {
+		t.Fatal("two values decoded as one")
+	}
+	if err := upstream.NewJSONDecoder().Decode([]byte(`{"a":`), &v); err == nil {
+		t.Fatal("truncated value decoded")
+	}
+	if err := upstream.NewJSONDecoder().Decode([]byte(`{not json`), &v); err == nil {
+		t.Fatal("garbage decoded")
+	}
+}
