@@ -16,9 +16,6 @@ const messageCols = `id, conversation_id, seq, client_msg_id, sender, author_id,
 // clientMsgIDIndex is the unique index that makes client_msg_id idempotent.
 const clientMsgIDIndex = "messages_client_msg_id"
 
-// errExisted rolls back an append whose client_msg_id is already stored.
-var errExisted = errors.New("client_msg_id exists")
-
 // AppendMessage stores m as the next event of its conversation (type
 // "start" when m.State is streaming, else "message"), setting ID (when
 // empty), Seq, Kind (text when empty), State (complete when empty) and
@@ -49,37 +46,49 @@ func (db *DB) AppendMessage(ctx context.Context, m *switchboard.Message) (*switc
 	if c.State == "" {
 		c.State = switchboard.StateComplete
 	}
-	var old *switchboard.Message
-	err := db.withTx(ctx, func(tx pgx.Tx) error {
-		now := db.now()
-		// Lock the conversation first: a concurrent append of the same
-		// client_msg_id has committed (and is visible) once we hold it.
-		seq, err := allocSeqs(ctx, tx, c.ConversationID, 1, now)
-		if err != nil {
-			return err
-		}
-		if c.ClientMsgID != "" {
-			if old, err = findMessageByClientID(ctx, tx, c.ConversationID, c.ClientMsgID); err != nil {
-				return err
-			} else if old != nil {
-				return errExisted
-			}
-		}
-		c.Seq, c.CreatedAt, c.UpdatedAt = seq, now, now
-		if err := insertMessage(ctx, tx, &c); err != nil {
-			return err
-		}
-		typ := switchboard.EventMessage
-		if c.State == switchboard.StateStreaming {
-			typ = switchboard.EventStart
-		}
-		return insertEvent(ctx, tx, &switchboard.Event{ConversationID: c.ConversationID, Seq: seq, Type: typ, MessageID: c.ID, CreatedAt: now})
-	})
-	if errors.Is(err, errExisted) {
-		return old, true, nil
+	usage, err := toJSON(c.Usage)
+	if err != nil {
+		return nil, false, fmt.Errorf("append message: %w", err)
 	}
+	flags, err := toJSON(c.Flags)
+	if err != nil {
+		return nil, false, fmt.Errorf("append message: %w", err)
+	}
+	sources, err := toJSON(c.Sources)
+	if err != nil {
+		return nil, false, fmt.Errorf("append message: %w", err)
+	}
+	typ := switchboard.EventMessage
+	if c.State == switchboard.StateStreaming {
+		typ = switchboard.EventStart
+	}
+	now := db.now()
+	c.CreatedAt, c.UpdatedAt = now, now
+	// One statement, so one transaction and one round trip: the UPDATE
+	// locks the conversation row (ordering concurrent appenders and
+	// holding the lock only for the statement) and allocates the seq; the
+	// message and its event are inserted with it, or nothing is.
+	err = db.queryRow(ctx, func(r pgx.Row) error { return r.Scan(&c.Seq) }, `WITH c AS (
+			UPDATE conversations SET last_seq = last_seq + 1, updated_at = GREATEST(updated_at, $16::timestamptz)
+			WHERE id = $2::text RETURNING last_seq
+		), m AS (
+			INSERT INTO messages (`+messageCols+`)
+			SELECT $1::text, $2::text, c.last_seq, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text,
+				$11::jsonb, $12::float8, $13::bigint, $14::jsonb, $15::jsonb, $16::timestamptz, $16::timestamptz FROM c
+			RETURNING seq
+		)
+		INSERT INTO events (conversation_id, seq, type, message_id, data, created_at)
+		SELECT $2::text, m.seq, $17::text, $1::text, NULL, $16::timestamptz FROM m
+		RETURNING seq`,
+		c.ID, c.ConversationID, c.ClientMsgID, string(c.Sender), c.AuthorID, string(c.Kind), c.Content, string(c.State),
+		c.Provider, c.Model, usage, c.Cost, c.TTFTMs, flags, sources, now, string(typ))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = switchboard.Errorf(switchboard.ENOTFOUND, "Conversation not found.")
+	}
+	var old *switchboard.Message
 	if isUnique(err) && constraint(err) == clientMsgIDIndex {
-		// Lost a race the row lock did not order; the winner is committed.
+		// A concurrent append with this client_msg_id committed first (we
+		// waited for its row lock): the statement rolled back whole.
 		err = db.withConn(ctx, func(conn *pgx.Conn) (err error) {
 			old, err = findMessageByClientID(ctx, conn, c.ConversationID, c.ClientMsgID)
 			if err == nil && old == nil {
@@ -106,26 +115,6 @@ func findMessageByClientID(ctx context.Context, q querier, conversationID, clien
 		return nil, nil
 	}
 	return m, err
-}
-
-func insertMessage(ctx context.Context, q querier, m *switchboard.Message) error {
-	usage, err := toJSON(m.Usage)
-	if err != nil {
-		return err
-	}
-	flags, err := toJSON(m.Flags)
-	if err != nil {
-		return err
-	}
-	sources, err := toJSON(m.Sources)
-	if err != nil {
-		return err
-	}
-	_, err = q.Exec(ctx, `INSERT INTO messages (`+messageCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-		m.ID, m.ConversationID, m.Seq, m.ClientMsgID, string(m.Sender), m.AuthorID, string(m.Kind), m.Content, string(m.State),
-		m.Provider, m.Model, usage, m.Cost, m.TTFTMs, flags, sources, m.CreatedAt, m.UpdatedAt)
-	return err
 }
 
 func insertEvent(ctx context.Context, q querier, ev *switchboard.Event) error {
@@ -280,17 +269,23 @@ func (db *DB) ReserveSeqs(ctx context.Context, conversationID string, n int) (in
 // AppendEvent appends an event that is not a message write. ENOTFOUND when
 // the conversation is missing.
 func (db *DB) AppendEvent(ctx context.Context, conversationID string, typ switchboard.EventType, messageID string, data []byte) (*switchboard.Event, error) {
-	var ev *switchboard.Event
-	err := db.withTx(ctx, func(tx pgx.Tx) error {
-		now := db.now()
-		seq, err := allocSeqs(ctx, tx, conversationID, 1, now)
-		if err != nil {
-			return err
-		}
-		ev = &switchboard.Event{ConversationID: conversationID, Seq: seq, Type: typ, MessageID: messageID, Data: data, CreatedAt: now}
-		return insertEvent(ctx, tx, ev)
-	})
-	if err != nil {
+	now := db.now()
+	ev := &switchboard.Event{ConversationID: conversationID, Type: typ, MessageID: messageID, Data: data, CreatedAt: now}
+	var raw any
+	if data != nil {
+		raw = []byte(data)
+	}
+	// One statement: the seq allocation and the event commit together.
+	err := db.queryRow(ctx, func(r pgx.Row) error { return r.Scan(&ev.Seq) }, `WITH c AS (
+			UPDATE conversations SET last_seq = last_seq + 1, updated_at = GREATEST(updated_at, $5::timestamptz)
+			WHERE id = $1::text RETURNING last_seq
+		)
+		INSERT INTO events (conversation_id, seq, type, message_id, data, created_at)
+		SELECT $1::text, c.last_seq, $2::text, $3::text, $4::jsonb, $5::timestamptz FROM c
+		RETURNING seq`, conversationID, string(typ), messageID, raw, now)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "Conversation not found.")
+	} else if err != nil {
 		return nil, fmt.Errorf("append event: %w", err)
 	}
 	return ev, nil
