@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -437,6 +438,7 @@ func TestRouter_Continuation(t *testing.T) {
 			if got := counter(t, reg, "switchboard_router_continuations_total"); got != 1 {
 				t.Fatalf("continuations = %v", got)
 			}
+			noPumps(t)
 		})
 	}
 
@@ -589,6 +591,7 @@ func TestRouter_CloseCancelsUpstream(t *testing.T) {
 	if _, err := st.Recv(); err == nil || err == io.EOF {
 		t.Fatalf("Recv after Close = %v", err)
 	}
+	noPumps(t)
 
 	t.Run("ContextCancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -668,6 +671,18 @@ func TestNewRouter_Errors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noPumps waits until no attempt pump goroutine is left.
+func noPumps(tb testing.TB) {
+	tb.Helper()
+	checkFor(tb, 5*time.Second, 10*time.Millisecond, func() error {
+		buf := make([]byte, 1<<20)
+		if st := string(buf[:runtime.Stack(buf, true)]); strings.Contains(st, "provider.(*stream).pump") {
+			return errors.New("a pump goroutine is still running")
+		}
+		return nil
+	})
 }
 
 // counter sums a counter family of reg.
