@@ -20,6 +20,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -128,14 +129,19 @@ func New(opts Options) http.Handler {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
+// consoleString matches a line of the i18n table that only the console
+// and the admin use ('ui.…', 'c.…' and 'a.…' keys).
+var consoleString = regexp.MustCompile(`^\s+'(?:ui|c|a)\.[\w.]+': `)
+
 // buildWidget wraps the shared ES modules and the widget in one function
 // scope so the widget is a single classic script that leaks no globals.
 // The shared modules may use `export` only at the start of a line, on
-// declarations; the keyword is dropped here.
+// declarations; the keyword is dropped here. Each i18n entry must sit on
+// one line.
 func buildWidget() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("/*! Switchboard chat widget. */\n(function () {\n'use strict';\n")
-	for _, name := range []string{"static/i18n.js", "static/markdown.js", "widget/widget.js"} {
+	for _, name := range []string{"static/i18n.js", "static/markdown.js", "static/stream.js", "widget/widget.js"} {
 		src, err := files.ReadFile(name)
 		if err != nil {
 			return nil, err
@@ -144,6 +150,9 @@ func buildWidget() ([]byte, error) {
 		for line := range strings.SplitAfterSeq(string(src), "\n") {
 			if strings.HasPrefix(line, "import ") {
 				return nil, fmt.Errorf("%s: widget sources must not import", name)
+			}
+			if consoleString.MatchString(line) {
+				continue // console and admin strings are not the widget's
 			}
 			b.WriteString(strings.TrimPrefix(line, "export "))
 		}

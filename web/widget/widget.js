@@ -2,7 +2,7 @@
 //
 // Served as /widget.js inside one function scope after static/i18n.js and
 // static/markdown.js (see web.go: buildWidget), so MESSAGES, pickLang,
-// translator and renderMarkdown are in scope. Embedded on any site with
+// translator, renderMarkdown and TextBuffer are in scope. Embedded on any site with
 //
 //   <script src="https://chat.example.com/widget.js" data-widget-key="…" async></script>
 //
@@ -273,8 +273,6 @@ function retryAfterSeconds(header) {
   return Number.isFinite(d) ? Math.max(0, (d - Date.now()) / 1000) : 0;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 // Close codes the server uses (DESIGN.md, Resilience).
 const CLOSE_POLICY = 1008;
@@ -672,25 +670,20 @@ class Widget {
       sender: m.sender || 'bot',
       kind: m.kind || 'text',
       state: m.state || 'complete',
-      buf: new Uint8Array(256),
-      len: 0,
-      text: '',
+      tb: new TextBuffer(m.content || ''),
+      text: m.content || '',
       rendered: '',
       sources: m.sources || [],
       createdAt: m.created_at ? new Date(m.created_at) : new Date(),
       errorText: '',
       local: !!m.local,
     };
-    this.setText(v, m.content || '');
     this.buildView(v);
     return v;
   }
 
   setText(v, text) {
-    const bytes = encoder.encode(text);
-    if (bytes.length > v.buf.length) v.buf = new Uint8Array(Math.max(bytes.length, v.buf.length * 2));
-    v.buf.set(bytes, 0);
-    v.len = bytes.length;
+    v.tb.set(text);
     v.text = text;
   }
 
@@ -761,8 +754,7 @@ class Widget {
     if (m.sources && m.sources.length) v.sources = m.sources;
     if (m.author_name) v.author = m.author_name;
     // Stored content is authoritative when final or when it is ahead of us.
-    const bytes = encoder.encode(m.content || '');
-    if (v.state !== 'streaming' || bytes.length > v.len) this.setText(v, m.content || '');
+    if (v.state !== 'streaming' || TextBuffer.byteLength(m.content) > v.tb.length) this.setText(v, m.content || '');
     if (v.state === 'streaming') this.streaming.add(v.id);
     else this.streaming.delete(v.id);
     this.renderView(v, true);
@@ -785,22 +777,13 @@ class Widget {
   // appendDelta applies payload at byte offset, skipping what we already
   // have: a resumed stream re-sends the message from offset 0.
   appendDelta(v, offset, payload) {
-    if (offset > v.len) {
+    const r = v.tb.apply(offset, payload);
+    if (r === 'gap') {
       this.resync();
       return;
     }
-    const bytes = encoder.encode(payload || '');
-    const skip = v.len - offset;
-    if (skip >= bytes.length) return;
-    const add = bytes.subarray(skip);
-    if (v.len + add.length > v.buf.length) {
-      const nb = new Uint8Array(Math.max(v.len + add.length, v.buf.length * 2));
-      nb.set(v.buf.subarray(0, v.len));
-      v.buf = nb;
-    }
-    v.buf.set(add, v.len);
-    v.len += add.length;
-    v.text = decoder.decode(v.buf.subarray(0, v.len));
+    if (!r) return;
+    v.text = v.tb.text;
     // Show the new text at once in the tail text node; markdown is rebuilt
     // at most once per animation frame.
     if (v.tail && v.text.startsWith(v.rendered)) {
@@ -854,7 +837,7 @@ class Widget {
       const tailParent = tailTarget(frag);
       tailParent.appendChild(v.tail);
       if (streaming) {
-        if (v.len === 0) {
+        if (v.tb.length === 0) {
           v.thinking = h('span', { class: 'dots', role: 'img', 'aria-label': t('w.thinking') }, h('i'), h('i'), h('i'));
           frag.appendChild(v.thinking);
         } else {
@@ -1287,7 +1270,7 @@ class Widget {
       case 'start': {
         this.seen(f.seq);
         const v = this.ensureBotView(f.message_id, f.seq);
-        if (v.len === 0 && v.state !== 'streaming') v.state = 'streaming';
+        if (v.tb.length === 0 && v.state !== 'streaming') v.state = 'streaming';
         if (v.state === 'streaming') this.streaming.add(v.id);
         this.hideTyping();
         this.renderView(v, true);
@@ -1297,7 +1280,7 @@ class Widget {
       case 'delta': {
         this.seen(f.seq);
         const v = this.ensureBotView(f.message_id, f.seq);
-        if (v.state !== 'streaming' && f.offset + encoder.encode(f.payload || '').length <= v.len) break;
+        if (v.state !== 'streaming' && (f.offset || 0) + TextBuffer.byteLength(f.payload) <= v.tb.length) break;
         v.state = 'streaming';
         this.streaming.add(v.id);
         this.appendDelta(v, f.offset || 0, f.payload);
