@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/switchboard-chat/switchboard"
@@ -58,5 +60,61 @@ func TestMigrate(t *testing.T) {
 	db = mustOpenPath(t, path)
 	if len(db.Applied()) != 0 {
 		t.Fatalf("reopen applied %v", db.Applied())
+	}
+}
+
+// TestPragmas checks the file is in WAL mode and foreign keys are enforced.
+func TestPragmas(t *testing.T) {
+	db := MustOpenDB(t)
+	raw, err := sql.Open("sqlite", db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var mode string
+	if err := raw.QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" {
+		t.Fatalf("journal_mode = %q, want wal", mode)
+	}
+	// A contact of a missing inbox violates a foreign key.
+	err = db.CreateContact(t.Context(), &switchboard.Contact{InboxID: "missing"})
+	if switchboard.ErrorCode(err) != switchboard.ENOTFOUND {
+		t.Fatalf("contact of a missing inbox: %v", err)
+	}
+}
+
+// TestTwoHandles writes through two handles on one file at once (the server
+// and a CLI command): BEGIN IMMEDIATE and busy_timeout serialise them and
+// seqs stay gap-free.
+func TestTwoHandles(t *testing.T) {
+	a := MustOpenDB(t)
+	b := mustOpenPath(t, a.Path())
+	conv := storetest.MustConversation(t, a)
+	const per = 25
+	var wg sync.WaitGroup
+	for _, db := range []*sqlite.DB{a, b} {
+		for range per {
+			wg.Go(func() {
+				m := &switchboard.Message{ConversationID: conv.ID, Sender: switchboard.SenderContact, Kind: switchboard.KindText, Content: "x"}
+				if _, _, err := db.AppendMessage(t.Context(), m); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	events, err := b.FindEvents(t.Context(), conv.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2*per {
+		t.Fatalf("%d events, want %d", len(events), 2*per)
+	}
+	for i, ev := range events {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d", i, ev.Seq)
+		}
 	}
 }
