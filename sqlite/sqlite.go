@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -48,11 +50,16 @@ type DB struct {
 	Now func() time.Time
 }
 
-// Open opens (creating when missing) the database file at path and applies
-// pending migrations.
+// Open opens (creating it and its directory when missing) the database file
+// at path and applies pending migrations.
 func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlite open: empty path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("sqlite open: %w", err)
+		}
 	}
 	db := &DB{path: path, Now: time.Now}
 

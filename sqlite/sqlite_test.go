@@ -118,3 +118,10 @@ func TestTwoHandles(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenCreatesDir(t *testing.T) {
+	db := mustOpenPath(t, filepath.Join(t.TempDir(), "data", "nested", "switchboard.db"))
+	if err := db.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/switchboard-chat/switchboard"
@@ -29,11 +31,17 @@ func Bench(b *testing.B, open func(tb testing.TB) (s switchboard.Store, reopen f
 		s, _ := open(b)
 		in := MustInbox(b, s)
 		ctx := context.Background()
-		b.SetParallelism(4)
+		const parallelism = 4
+		convs := make([]*switchboard.Conversation, parallelism*runtime.GOMAXPROCS(0))
+		for i := range convs {
+			convs[i] = mustConversationIn(b, s, in.ID)
+		}
+		var next atomic.Int64
+		b.SetParallelism(parallelism)
 		b.ReportAllocs()
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
-			conv := mustConversationIn(b, s, in.ID)
+			conv := convs[int(next.Add(1)-1)%len(convs)]
 			for pb.Next() {
 				if _, _, err := s.AppendMessage(ctx, text(conv.ID, "hello, benchmark")); err != nil {
 					b.Error(err)
