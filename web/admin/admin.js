@@ -195,7 +195,7 @@ async function agents() {
     return h(
       'tr',
       {},
-      h('td', {}, h('div', { class: 'row' }, h('span', { class: 'avatar small', text: initials(u.name || u.email) }), name)),
+      h('td', {}, h('div', { class: 'row nowrap' }, h('span', { class: 'avatar small', text: initials(u.name || u.email) }), name)),
       h('td', { text: u.email }),
       h('td', {}, role),
       h('td', { class: 'num' }, cap),

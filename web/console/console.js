@@ -198,7 +198,7 @@ function renderList() {
             'span',
             { class: 'conv-item-body' },
             h('span', { class: 'conv-item-top' }, h('span', { class: 'name', text: name }), h('span', { class: 'time', text: relTime(t, (last && last.created_at) || c.updated_at) })),
-            h('span', { class: 'snippet', text: who + oneLine(last.content || '') }),
+            h('span', { class: 'conv-snippet', text: who + oneLine(last.content || '') }),
             state.tab !== 'queued' && c.status ? h('span', { class: 'badge ' + c.status, text: t('c.status.' + c.status) }) : null,
           ),
         ),
@@ -230,7 +230,7 @@ let listSeq = 0;
 async function refreshList() {
   const tab = TABS.find((x) => x.id === state.tab);
   const mine = tab.id === 'mine';
-  const q = `/v1/agent/conversations?status=${tab.status}` + (mine ? `&assignee_id=${encodeURIComponent(me().id || '')}` : '');
+  const q = `/v1/agent/conversations?status=${tab.status}` + (mine ? '&assignee=me' : '');
   const n = ++listSeq;
   try {
     const res = await client.get(q);

@@ -54,7 +54,7 @@ export class Client {
     this.save({ token: res.token, refresh_token: res.refresh_token, user: res.user || null });
     if (!res.user) {
       try {
-        const me = await this.request('GET', '/v1/auth/me');
+        const me = await this.request('GET', '/v1/agent/me');
         this.save({ ...this.auth, user: me.user || me });
       } catch {}
     }
