@@ -31,8 +31,12 @@ type Options struct {
 	KBPassages    int           // passages per question, default 4
 	// OnFlag is called (asynchronously safe) for moderation hits worth a review.
 	OnFlag func(FlagEvent)
-	// OnUsage records one generation's spend.
-	OnUsage func(sb.UsageRecord)
+	// Bus connects instances (scale-out); nil in the embedded mode.
+	Bus sb.Bus
+	// InstanceID names this instance on the bus and in leases.
+	InstanceID string
+	// LeaseTTL of a generation lease, default 15 s; renewed every third.
+	LeaseTTL time.Duration
 }
 
 // FlagEvent is a moderation hit on a message.
@@ -62,8 +66,34 @@ type Engine struct {
 }
 
 type hubRef struct {
-	h    *hub
-	refs int
+	h     *hub
+	refs  int
+	ready chan struct{} // closed once the hub follows the shared log
+}
+
+// follow makes a new hub receive other instances' frames (scale-out).
+func (e *Engine) follow(h *hub) {
+	if e.opt.Bus == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+	defer cancel()
+	frames, pos, err := e.opt.Bus.Log(ctx, h.id)
+	if err == nil {
+		var stop func()
+		if stop, err = e.opt.Bus.Follow(e.ctx, h.id, pos); err == nil {
+			h.follow = stop
+			h.mu.Lock()
+			for _, l := range rebuildLive(frames) {
+				h.remote = l
+			}
+			h.mu.Unlock()
+		}
+	}
+	if err != nil {
+		e.opt.Metrics.busErrors.Inc()
+		e.logger.Warn("follow conversation", "conversation_id", h.id, "err", err)
+	}
 }
 
 // New returns an Engine; call Open before use.
@@ -83,6 +113,12 @@ func New(opt Options) *Engine {
 	if opt.KBPassages <= 0 {
 		opt.KBPassages = 4
 	}
+	if opt.LeaseTTL <= 0 {
+		opt.LeaseTTL = 15 * time.Second
+	}
+	if opt.InstanceID == "" {
+		opt.InstanceID = sb.NewID()
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -99,18 +135,65 @@ func New(opt Options) *Engine {
 // interrupted) and starts background work.
 func (e *Engine) Open(ctx context.Context) error {
 	e.ctx, e.cancel = context.WithCancel(context.Background())
-	msgs, err := e.store.FindStreamingMessages(ctx)
-	if err != nil {
-		return err
-	}
-	for _, m := range msgs {
-		if err := e.interruptOrphan(ctx, m); err != nil {
-			e.logger.Warn("recover streaming message", "message_id", m.ID, "err", err)
+	if e.opt.Bus == nil {
+		// Embedded: this process ran every job, so every answer still
+		// streaming in the store was cut by a crash or kill.
+		msgs, err := e.store.FindStreamingMessages(ctx)
+		if err != nil {
+			return err
 		}
+		for _, m := range msgs {
+			if err := e.interruptOrphan(ctx, m); err != nil {
+				e.logger.Warn("recover streaming message", "message_id", m.ID, "err", err)
+			}
+		}
+	} else {
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); e.sweep(e.ctx) }()
 	}
 	e.wg.Add(1)
 	go func() { defer e.wg.Done(); e.presence.run(e.ctx) }()
 	return nil
+}
+
+// sweep finds answers whose instance died (lease expired) and marks them
+// interrupted, once, whichever instance gets there first.
+func (e *Engine) sweep(ctx context.Context) {
+	t := time.NewTicker(e.opt.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		msgs, err := e.store.FindStreamingMessages(ctx)
+		if err != nil {
+			continue
+		}
+		for _, m := range msgs {
+			if time.Since(m.UpdatedAt) < e.opt.LeaseTTL {
+				continue
+			}
+			if holder, err := e.opt.Bus.LeaseHolder(ctx, m.ConversationID); err != nil || holder != "" {
+				continue
+			}
+			// Take the lease to be the only one finishing it.
+			ok, err := e.opt.Bus.AcquireLease(ctx, m.ConversationID, e.busID(), e.opt.LeaseTTL)
+			if err != nil || !ok {
+				continue
+			}
+			cur, err := e.store.FindMessageByID(ctx, m.ID)
+			if err == nil && cur.State == sb.StateStreaming {
+				if err := e.interruptOrphan(ctx, cur); err != nil {
+					e.logger.Warn("interrupt orphaned answer", "message_id", m.ID, "err", err)
+				} else {
+					e.logger.Info("interrupted orphaned answer", "message_id", m.ID, "conversation_id", m.ConversationID)
+				}
+			}
+			_ = e.opt.Bus.ReleaseLease(ctx, m.ConversationID, e.busID())
+		}
+	}
 }
 
 // interruptOrphan marks a message whose job is gone as interrupted, keeping
@@ -171,12 +254,19 @@ func (e *Engine) Drain(ctx context.Context) {
 func (e *Engine) acquire(id string) (*hub, func()) {
 	e.mu.Lock()
 	r := e.hubs[id]
-	if r == nil {
-		r = &hubRef{h: newHub(id)}
+	created := r == nil
+	if created {
+		r = &hubRef{h: newHub(id), ready: make(chan struct{})}
 		e.hubs[id] = r
 	}
 	r.refs++
 	e.mu.Unlock()
+	if created {
+		e.follow(r.h)
+		close(r.ready)
+	} else {
+		<-r.ready
+	}
 	var once sync.Once
 	return r.h, func() {
 		once.Do(func() {
@@ -184,6 +274,9 @@ func (e *Engine) acquire(id string) (*hub, func()) {
 			r.refs--
 			if r.refs == 0 {
 				delete(e.hubs, id)
+				if r.h.follow != nil {
+					r.h.follow()
+				}
 			}
 			e.mu.Unlock()
 		})
@@ -205,6 +298,7 @@ func (e *Engine) persist(ctx context.Context, h *hub, write func() (*sb.Event, e
 		o := encode(f)
 		o.private = isPrivate(ev)
 		h.publish(o, msg)
+		e.append(h, o)
 	}
 	if ev.Type == sb.EventStatus || ev.Type == sb.EventMessage {
 		e.notifyWatchers(ctx, ev.ConversationID)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,7 +29,7 @@ type job struct {
 	convID string
 	cancel context.CancelFunc
 	reason atomic.Int32
-	again  atomic.Bool // another visitor message arrived: answer again
+	again  bool // a visitor message arrived while it ran; guarded by Engine.mu
 	done   chan struct{}
 }
 
@@ -37,8 +38,9 @@ func (j *job) stop(r stopReason) {
 	j.cancel()
 }
 
-// startJob runs a generation for the conversation unless one is running,
-// in which case that one answers again when it finishes.
+// startJob runs a generation for the conversation unless one is running:
+// a job that finishes answers again when a visitor message arrived after
+// its context was built (on whichever instance).
 func (e *Engine) startJob(convID string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -46,7 +48,7 @@ func (e *Engine) startJob(convID string) {
 		return
 	}
 	if j := e.jobs[convID]; j != nil {
-		j.again.Store(true)
+		j.again = true
 		return
 	}
 	e.launchLocked(convID)
@@ -61,10 +63,12 @@ func (e *Engine) launchLocked(convID string) {
 		defer e.wg.Done()
 		defer close(j.done)
 		defer cancel()
-		e.runJob(ctx, j)
+		since := e.runJob(ctx, j)
+		again := since >= 0 && j.reason.Load() == int32(stopNone) && e.ctx.Err() == nil && e.unanswered(e.ctx, convID, since)
 		e.mu.Lock()
 		delete(e.jobs, convID)
-		if j.again.Load() && j.reason.Load() == int32(stopNone) && e.ctx.Err() == nil {
+		again = again || (j.again && j.reason.Load() == int32(stopNone))
+		if again && e.ctx.Err() == nil {
 			e.launchLocked(convID)
 		}
 		e.mu.Unlock()
@@ -79,7 +83,6 @@ func (e *Engine) cancelJob(ctx context.Context, convID string, r stopReason) boo
 	if j == nil {
 		return false
 	}
-	j.again.Store(false)
 	j.stop(r)
 	select {
 	case <-j.done:
@@ -115,14 +118,41 @@ type gen struct {
 	sources  []sb.Source
 	handoff  bool
 	kbMiss   bool
+	// contextSeq is the conversation's last seq when the context was read.
+	contextSeq int64
 }
 
-func (e *Engine) runJob(ctx context.Context, j *job) {
+// runJob generates one answer. It returns the conversation's last seq when
+// the context was built (-1 when nothing was generated).
+func (e *Engine) runJob(ctx context.Context, j *job) int64 {
 	h, release := e.acquire(j.convID)
 	defer release()
 	g := &gen{e: e, h: h, started: time.Now()}
 	e.opt.Metrics.jobs.Inc()
 	defer e.opt.Metrics.jobs.Dec()
+
+	if e.opt.Bus != nil {
+		// One instance generates per conversation; the holder answers any
+		// message that arrives meanwhile when it finishes.
+		ok, err := e.opt.Bus.AcquireLease(ctx, j.convID, e.busID(), e.opt.LeaseTTL)
+		if err != nil || !ok {
+			if err != nil {
+				e.logger.Warn("generation lease", "conversation_id", j.convID, "err", err)
+			}
+			return -1
+		}
+		lctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); e.renewLease(lctx, j) }()
+		defer func() {
+			stop()
+			wg.Wait()
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_ = e.opt.Bus.ReleaseLease(rctx, j.convID, e.busID())
+			cancel()
+		}()
+	}
 
 	// Owner checked at the start, under the seq lock, so a takeover either
 	// happens before (and we do nothing) or after (and cancels us).
@@ -131,7 +161,7 @@ func (e *Engine) runJob(ctx context.Context, j *job) {
 		if err != nil && ctx.Err() == nil {
 			e.logger.Error("generation setup", "conversation_id", j.convID, "err", err)
 		}
-		return
+		return -1
 	}
 	var filter sb.StreamFilter
 	if e.opt.Moderator != nil {
@@ -139,6 +169,40 @@ func (e *Engine) runJob(ctx context.Context, j *job) {
 	}
 	final, ferr := g.stream(ctx, req, filter)
 	g.finish(j, final, ferr)
+	return g.contextSeq
+}
+
+// renewLease keeps the job's lease until ctx ends; a lost lease stops the job.
+func (e *Engine) renewLease(ctx context.Context, j *job) {
+	t := time.NewTicker(e.opt.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			ok, err := e.opt.Bus.RenewLease(ctx, j.convID, e.busID(), e.opt.LeaseTTL)
+			if err == nil && !ok {
+				e.logger.Warn("generation lease lost", "conversation_id", j.convID)
+				j.stop(stopShutdown)
+				return
+			}
+		}
+	}
+}
+
+// unanswered reports whether a visitor message arrived after seq.
+func (e *Engine) unanswered(ctx context.Context, convID string, seq int64) bool {
+	ms, err := e.store.FindMessages(ctx, sb.MessageFilter{ConversationID: convID, AfterSeq: seq, Limit: 200})
+	if err != nil {
+		return false
+	}
+	for _, m := range ms {
+		if m.Sender == sb.SenderContact && m.Kind == sb.KindText {
+			return true
+		}
+	}
+	return false
 }
 
 // begin loads the conversation, builds the context and stores the bot
@@ -152,6 +216,7 @@ func (g *gen) begin(ctx context.Context) (*sb.ChatRequest, error) {
 	if conv.Owner != sb.OwnerBot {
 		return nil, nil
 	}
+	g.contextSeq = conv.LastSeq
 	inbox, err := e.store.FindInboxByID(ctx, conv.InboxID)
 	if err != nil {
 		return nil, err
@@ -188,7 +253,9 @@ func (g *gen) begin(ctx context.Context) (*sb.ChatRequest, error) {
 	h.mu.Lock()
 	h.live = &live{msgID: stored.ID, startSeq: stored.Seq}
 	h.mu.Unlock()
-	h.publish(encode(&sb.Frame{Type: sb.FrameStart, Seq: stored.Seq, MessageID: stored.ID}), nil)
+	o := encode(&sb.Frame{Type: sb.FrameStart, Seq: stored.Seq, MessageID: stored.ID})
+	h.publish(o, nil)
+	e.append(h, o)
 	return req, nil
 }
 
@@ -333,6 +400,7 @@ func (g *gen) publishDelta(ctx context.Context, text string) bool {
 	}
 	h.deliverLocked(o)
 	h.mu.Unlock()
+	g.e.append(h, o)
 	h.seqMu.Unlock()
 	g.e.opt.Metrics.deltas.Inc()
 
@@ -426,11 +494,10 @@ func (g *gen) finish(j *job, fc finalChunk, err error) {
 	if perr != nil {
 		e.logger.Error("store final answer", "message_id", g.msg.ID, "err", perr)
 	}
-	if g.provider != "" && e.opt.OnUsage != nil {
-		e.opt.OnUsage(sb.UsageRecord{Subject: "inbox:" + g.inbox.ID, Provider: g.provider, Model: g.model, Usage: g.usage, Cost: g.cost, Outcome: string(state), TTFTMs: ttft})
-	}
-	if e.opt.Budgets != nil && (g.usage.Total() > 0 || g.cost > 0) {
-		_ = e.opt.Budgets.Add(ctx, "inbox:"+g.inbox.ID, int64(g.usage.Total()), g.cost)
+	if perr == nil && g.conv != nil && len(g.content) > 0 {
+		if final, err := e.store.FindMessageByID(ctx, g.msg.ID); err == nil {
+			e.cacheAppend(ctx, g.conv, final)
+		}
 	}
 	if reason != stopNone {
 		return

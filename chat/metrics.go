@@ -13,6 +13,7 @@ type Metrics struct {
 	transitions *prometheus.CounterVec
 	blocked     prometheus.Counter
 	cache       *prometheus.CounterVec
+	busErrors   prometheus.Counter
 }
 
 // NewMetrics creates the engine's collectors and registers them on reg
@@ -26,9 +27,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_conversation_transitions_total", Help: "Conversation status changes."}, []string{"status"}),
 		blocked:     prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_blocked_messages_total", Help: "Visitor messages blocked by moderation."}),
 		cache:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_context_cache_total", Help: "Context cache lookups."}, []string{"result"}),
+		busErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_bus_errors_total", Help: "Failed operations on the cross-instance bus."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.jobs, m.deltas, m.ttft, m.generations, m.transitions, m.blocked, m.cache)
+		reg.MustRegister(m.jobs, m.deltas, m.ttft, m.generations, m.transitions, m.blocked, m.cache, m.busErrors)
 	}
 	return m
 }

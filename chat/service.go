@@ -89,7 +89,7 @@ func (e *Engine) PostContactMessage(ctx context.Context, convID, clientMsgID, co
 
 	// The visitor writing again reopens a resolved or pending conversation.
 	if conv.Status == sb.StatusResolved || conv.Status == sb.StatusPending {
-		if c, err := e.transition(ctx, conv, sb.StatusBot, sb.OwnerBot, ""); err == nil {
+		if c, err := e.transition(ctx, conv, stillStatus(sb.StatusResolved, sb.StatusPending), sb.StatusBot, sb.OwnerBot, ""); err == nil {
 			conv = c
 		} else if sb.ErrorCode(err) != sb.ECONFLICT {
 			return stored, false, err
@@ -172,38 +172,95 @@ func (e *Engine) PostSystemMessage(ctx context.Context, convID, content string) 
 	return stored, err
 }
 
-// Stop cancels the conversation's running answer; its partial text is
-// kept as cancelled. It reports whether an answer was running.
+// Stop cancels the conversation's running answer, on whichever instance
+// runs it; its partial text is kept as cancelled. It reports whether an
+// answer was running here (or the stop was sent to the other instances).
 func (e *Engine) Stop(ctx context.Context, convID string) bool {
-	return e.cancelJob(ctx, convID, stopUser)
+	if e.cancelJob(ctx, convID, stopUser) {
+		return true
+	}
+	if e.opt.Bus != nil {
+		e.broadcast(ctx, sb.BusCommand{Op: "stop", ConvID: convID})
+		return true
+	}
+	return false
 }
 
 // Typing publishes an ephemeral typing indicator (no seq, not stored).
 func (e *Engine) Typing(convID, from string) {
 	h, release := e.acquire(convID)
 	defer release()
-	h.publish(encode(&sb.Frame{Type: sb.FrameTyping, From: from}), nil)
+	o := encode(&sb.Frame{Type: sb.FrameTyping, From: from})
+	h.publish(o, nil)
+	e.append(h, o)
 }
 
+// transitionRetries bounds compare-and-swap retries of one transition.
+const transitionRetries = 5
+
 // transition changes status/owner/assignee with compare-and-swap and
-// publishes the status frame. ECONFLICT when the conversation changed.
-func (e *Engine) transition(ctx context.Context, conv *sb.Conversation, st sb.Status, owner sb.Owner, assignee string) (*sb.Conversation, error) {
+// publishes the status frame. When the version moved on (another
+// transition, or a counter update) it re-reads the conversation and asks
+// allow again: allow returns an error (ECONFLICT) when the transition no
+// longer makes sense — e.g. someone else took the conversation.
+func (e *Engine) transition(ctx context.Context, conv *sb.Conversation, allow func(*sb.Conversation) error, st sb.Status, owner sb.Owner, assignee string) (*sb.Conversation, error) {
 	h, release := e.acquire(conv.ID)
 	defer release()
 	var out *sb.Conversation
-	_, err := e.persist(ctx, h, func() (*sb.Event, error) {
-		c, ev, err := e.store.UpdateConversation(ctx, conv.ID, conv.Version, sb.ConversationUpdate{Status: &st, Owner: &owner, AssigneeID: &assignee})
-		if err != nil {
-			return nil, err
+	var err error
+	for attempt := 0; attempt < transitionRetries; attempt++ {
+		if attempt > 0 {
+			if conv, err = e.store.FindConversationByID(ctx, conv.ID); err != nil {
+				return nil, err
+			}
 		}
-		out = c
-		h.human = owner != sb.OwnerBot
-		return ev, nil
-	})
-	if err == nil {
-		e.opt.Metrics.transitions.WithLabelValues(string(st)).Inc()
+		if allow != nil {
+			if err = allow(conv); err != nil {
+				return nil, err
+			}
+		}
+		_, err = e.persist(ctx, h, func() (*sb.Event, error) {
+			c, ev, err := e.store.UpdateConversation(ctx, conv.ID, conv.Version, sb.ConversationUpdate{Status: &st, Owner: &owner, AssigneeID: &assignee})
+			if err != nil {
+				return nil, err
+			}
+			out = c
+			h.human = owner != sb.OwnerBot
+			return ev, nil
+		})
+		if sb.ErrorCode(err) != sb.ECONFLICT {
+			break
+		}
 	}
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	e.opt.Metrics.transitions.WithLabelValues(string(st)).Inc()
+	e.broadcast(ctx, sb.BusCommand{Op: "owner", ConvID: conv.ID, Human: owner != sb.OwnerBot})
+	return out, nil
+}
+
+// notAssignedToOther refuses to take a conversation someone else owns.
+func notAssignedToOther(agentID string) func(*sb.Conversation) error {
+	return func(c *sb.Conversation) error {
+		if c.Status == sb.StatusAssigned && c.AssigneeID != agentID {
+			return sb.Errorf(sb.ECONFLICT, "The conversation is already assigned to someone else.")
+		}
+		return nil
+	}
+}
+
+// stillStatus allows a transition only while the conversation is in one of
+// the given states.
+func stillStatus(sts ...sb.Status) func(*sb.Conversation) error {
+	return func(c *sb.Conversation) error {
+		for _, s := range sts {
+			if c.Status == s {
+				return nil
+			}
+		}
+		return sb.Errorf(sb.ECONFLICT, "The conversation changed (now %s).", c.Status)
+	}
 }
 
 // takeover stops the bot at once: no delta is published after it returns,
@@ -214,7 +271,12 @@ func (e *Engine) takeover(ctx context.Context, convID string) func(stillBot bool
 	prev := h.human
 	h.human = true
 	h.seqMu.Unlock()
-	e.cancelJob(ctx, convID, stopTakeover)
+	if !e.cancelJob(ctx, convID, stopTakeover) && e.opt.Bus != nil {
+		// The job may run on another instance: stop it there and wait
+		// (bounded) until it has let go of the conversation.
+		e.broadcast(ctx, sb.BusCommand{Op: "takeover", ConvID: convID})
+		e.awaitLeaseRelease(ctx, convID)
+	}
 	return func(stillBot bool) {
 		if stillBot {
 			h.seqMu.Lock()
@@ -222,6 +284,25 @@ func (e *Engine) takeover(ctx context.Context, convID string) func(stillBot bool
 			h.seqMu.Unlock()
 		}
 		release()
+	}
+}
+
+// awaitLeaseRelease waits until no instance holds the conversation's
+// generation lease, at most 3 s.
+func (e *Engine) awaitLeaseRelease(ctx context.Context, convID string) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if holder, err := e.opt.Bus.LeaseHolder(ctx, convID); err != nil || holder == "" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -253,11 +334,11 @@ func (e *Engine) Handoff(ctx context.Context, convID, by string) (*sb.Conversati
 	switch {
 	case err != nil:
 	case !inBusinessHours(inbox.Settings.BusinessHours, time.Now()) || !online:
-		out, err = e.transition(ctx, conv, sb.StatusPending, sb.OwnerNone, "")
+		out, err = e.transition(ctx, conv, stillStatus(sb.StatusBot, sb.StatusPending, sb.StatusResolved), sb.StatusPending, sb.OwnerNone, "")
 	case agent != nil:
-		out, err = e.transition(ctx, conv, sb.StatusAssigned, sb.OwnerHuman, agent.ID)
+		out, err = e.transition(ctx, conv, stillStatus(sb.StatusBot, sb.StatusPending, sb.StatusResolved), sb.StatusAssigned, sb.OwnerHuman, agent.ID)
 	default:
-		out, err = e.transition(ctx, conv, sb.StatusQueued, sb.OwnerNone, "")
+		out, err = e.transition(ctx, conv, stillStatus(sb.StatusBot, sb.StatusPending, sb.StatusResolved), sb.StatusQueued, sb.OwnerNone, "")
 	}
 	e.assignMu.Unlock()
 	done(err != nil)
@@ -282,11 +363,15 @@ func (e *Engine) Assign(ctx context.Context, convID, agentID string, transfer bo
 	if conv.Status == sb.StatusAssigned && conv.AssigneeID == agent.ID {
 		return conv, nil
 	}
-	if conv.Status == sb.StatusAssigned && !transfer {
-		return nil, sb.Errorf(sb.ECONFLICT, "The conversation is already assigned to someone else.")
+	var allow func(*sb.Conversation) error
+	if !transfer {
+		allow = notAssignedToOther(agent.ID)
+		if err := allow(conv); err != nil {
+			return nil, err
+		}
 	}
 	done := e.takeover(ctx, convID)
-	out, err := e.transition(ctx, conv, sb.StatusAssigned, sb.OwnerHuman, agent.ID)
+	out, err := e.transition(ctx, conv, allow, sb.StatusAssigned, sb.OwnerHuman, agent.ID)
 	stillBot := false
 	if err != nil {
 		if c, ferr := e.store.FindConversationByID(ctx, convID); ferr == nil {
@@ -304,7 +389,7 @@ func (e *Engine) Resolve(ctx context.Context, convID string) (*sb.Conversation, 
 		return nil, err
 	}
 	done := e.takeover(ctx, convID)
-	out, err := e.transition(ctx, conv, sb.StatusResolved, sb.OwnerNone, "")
+	out, err := e.transition(ctx, conv, nil, sb.StatusResolved, sb.OwnerNone, "")
 	done(err != nil && conv.Owner == sb.OwnerBot)
 	return out, err
 }
@@ -325,7 +410,7 @@ func (e *Engine) Handback(ctx context.Context, convID string) (*sb.Conversation,
 			conv = c
 		}
 	}
-	return e.transition(ctx, conv, sb.StatusBot, sb.OwnerBot, "")
+	return e.transition(ctx, conv, nil, sb.StatusBot, sb.OwnerBot, "")
 }
 
 // LeaveMessage stores a visitor's offline message (email + text) as a
@@ -355,7 +440,7 @@ func (e *Engine) LeaveMessage(ctx context.Context, convID, email, content string
 	}
 	if conv.Status != sb.StatusPending {
 		done := e.takeover(ctx, conv.ID)
-		_, err = e.transition(ctx, conv, sb.StatusPending, sb.OwnerNone, "")
+		_, err = e.transition(ctx, conv, nil, sb.StatusPending, sb.OwnerNone, "")
 		done(err != nil)
 	}
 	return stored, err

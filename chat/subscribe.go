@@ -33,8 +33,11 @@ func (e *Engine) Subscribe(ctx context.Context, conversationID string, lastSeq i
 	// message at the same instant, then read what was missed.
 	h.subs[s] = struct{}{}
 	var snap *live
-	if h.live != nil {
-		snap = &live{msgID: h.live.msgID, startSeq: h.live.startSeq, content: bytes.Clone(h.live.content), lastDelta: h.live.lastDelta}
+	if l := h.live; l != nil || h.remote != nil {
+		if l == nil {
+			l = h.remote // generated on another instance, rebuilt from the shared log
+		}
+		snap = &live{msgID: l.msgID, startSeq: l.startSeq, content: bytes.Clone(l.content), lastDelta: l.lastDelta}
 	}
 	h.mu.Unlock()
 
@@ -62,7 +65,7 @@ func (e *Engine) Subscribe(ctx context.Context, conversationID string, lastSeq i
 	}
 	// From now on the ring is complete for this conversation if it was not.
 	h.mu.Lock()
-	if !h.valid {
+	if !h.valid && e.opt.Bus == nil { // with a bus, other instances' frames bypass the ring
 		h.valid = true
 		h.base = max(h.base, s.skipTo, lastSeq)
 	}

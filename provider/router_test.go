@@ -534,7 +534,7 @@ func TestRouter_Hedge(t *testing.T) {
 	var mu sync.Mutex
 	var records []switchboard.UsageRecord
 	reg := prometheus.NewRegistry()
-	r := mustRouter(t, routerOpts{reg: reg, route: provider.RouteConfig{Hedge: true, FirstTokenTimeout: 5 * time.Second},
+	r := mustRouter(t, routerOpts{reg: reg, route: provider.RouteConfig{Hedge: true, FirstTokenTimeout: time.Minute},
 		onUsage: func(u switchboard.UsageRecord) {
 			mu.Lock()
 			records = append(records, u)
@@ -546,15 +546,12 @@ func TestRouter_Hedge(t *testing.T) {
 		mustAnswer(t, r, request("default"))
 	}
 	wantAttempts(t, sb, "m2", 0)
-	// The primary turns slow: past its p95 the fallback starts and wins.
-	sa.SetConfig(llmsim.Config{Reply: reply, TTFT: 3 * time.Second})
-	start := time.Now()
+	// The primary turns very slow (far beyond any hedge delay, short of the
+	// first-token timeout): only a hedge lets the fallback answer first.
+	sa.SetConfig(llmsim.Config{Reply: reply, TTFT: 30 * time.Second})
 	a := mustAnswer(t, r, request("default"))
 	if p := a.providers(); p[0] != "fallback/m2" {
 		t.Fatalf("answered by %v", p)
-	}
-	if el := time.Since(start); el > time.Second {
-		t.Fatalf("hedged answer took %v", el)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

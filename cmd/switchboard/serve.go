@@ -84,6 +84,7 @@ type Main struct {
 	Moderator *moderation.Filter
 	Hook      *moderation.Hook
 	Router    *provider.Router
+	Bus       *redis.Bus
 	Engine    *chat.Engine
 	HTTP      *sbhttp.Server
 
@@ -254,9 +255,23 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 
+	var bus sb.Bus
+	if m.Redis != nil {
+		// The bus calls into the engine, which is created next.
+		m.Bus = m.Redis.NewBus(redis.BusOptions{Logger: m.Logger,
+			OnFrame:   func(f sb.BusFrame) { m.Engine.Deliver(f) },
+			OnCommand: func(c sb.BusCommand) { m.Engine.HandleCommand(c) }})
+		bus = m.Bus
+	}
+	host, _ := os.Hostname()
 	m.Engine = chat.New(chat.Options{Store: m.Store, Router: m.Router, KB: m.KB, Moderator: m.Moderator, Cache: cache,
-		Budgets: m.budgets, Logger: m.Logger, Metrics: chat.NewMetrics(m.Registry),
+		Budgets: m.budgets, Logger: m.Logger, Metrics: chat.NewMetrics(m.Registry), Bus: bus, InstanceID: host + "-" + sb.NewID()[16:],
 		MaxTurns: cfg.Context.MaxTurns, MaxBytes: cfg.Context.MaxBytes, OnFlag: onFlag})
+	if m.Bus != nil {
+		if err := m.Bus.Open(ctx); err != nil {
+			return err
+		}
+	}
 	if err := m.Engine.Open(ctx); err != nil {
 		return fmt.Errorf("open chat engine: %w", err)
 	}
@@ -475,6 +490,9 @@ func (m *Main) Close() error {
 	defer cancel()
 	if m.Engine != nil {
 		_ = m.Engine.Close(ctx)
+	}
+	if m.Bus != nil {
+		_ = m.Bus.Close()
 	}
 	if m.Hook != nil {
 		_ = m.Hook.Close()
