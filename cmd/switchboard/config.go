@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ type Config struct {
 	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`
 	TrustProxy       bool          `yaml:"trust_proxy"` // honour X-Forwarded-For
 	AdminEmail       string        `yaml:"admin_email"` // first-start admin account
+	// LeaseTTL bounds how long an answer whose instance died stays
+	// streaming before another instance marks it interrupted (scale-out).
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 
 	Providers  []provider.ProviderConfig       `yaml:"providers"`
 	Routes     map[string]provider.RouteConfig `yaml:"routes"`
@@ -82,7 +86,7 @@ type WordList struct {
 func DefaultConfig() Config {
 	return Config{
 		Addr: ":8080", DataDir: "./data", DatabaseMaxConns: 20, LogFormat: "auto", LogLevel: "info",
-		ShutdownTimeout: 20 * time.Second, AdminEmail: "admin@localhost",
+		ShutdownTimeout: 20 * time.Second, AdminEmail: "admin@localhost", LeaseTTL: 15 * time.Second,
 		Limits: LimitsConfig{Messages: 30, Window: time.Minute, MaxMessageBytes: 16 << 10, WSPerIP: 256,
 			WSIdleTimeout: 300 * time.Second, RedisFailVisitors: "open", RedisFailKeys: "closed"},
 		Context:    ContextConfig{MaxTurns: 50, MaxBytes: 128 << 10, CacheTTL: 30 * time.Minute},
@@ -108,7 +112,7 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, fmt.Errorf("config file %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+			return cfg, fmt.Errorf("config file %s: %s", path, explainYAML(data, err))
 		}
 	case explicit || !errors.Is(err, os.ErrNotExist):
 		return cfg, fmt.Errorf("config file %s: %w", path, err)
@@ -200,6 +204,9 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("config: log_format must be auto, text or json, not %q", c.LogFormat)
 	}
+	if c.LeaseTTL < 300*time.Millisecond {
+		return fmt.Errorf("config: lease_ttl must be at least 300ms, not %s", c.LeaseTTL)
+	}
 	if c.Limits.Messages <= 0 || c.Limits.Window <= 0 {
 		return fmt.Errorf("config: limits.messages and limits.window must be positive")
 	}
@@ -254,4 +261,89 @@ func (c *Config) withOffline() {
 		c.Providers = []provider.ProviderConfig{{Name: "offline", Type: provider.TypeOffline}}
 		c.Routes = map[string]provider.RouteConfig{"default": {Targets: []provider.TargetConfig{{Provider: "offline", Model: "kb"}}}}
 	}
+}
+
+var (
+	yamlLine    = regexp.MustCompile(`line (\d+): (.*)`)
+	yamlUnknown = regexp.MustCompile(`field (\S+) not found in type`)
+	yamlValue   = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into (\\S+)")
+)
+
+// explainYAML rewrites yaml.v3's errors ("line 3: cannot unmarshal !!str
+// `5x` into time.Duration") to name the key: "limits.window (line 3):
+// invalid value "5x" (want a duration such as 30s)".
+func explainYAML(data []byte, err error) string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimPrefix(err.Error(), "yaml: "), "\n") {
+		m := yamlLine.FindStringSubmatch(strings.TrimSpace(l))
+		if m == nil {
+			if t := strings.TrimSpace(l); t != "" && t != "unmarshal errors:" {
+				lines = append(lines, t)
+			}
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		key := keyAtLine(data, n)
+		msg := m[2]
+		if u := yamlUnknown.FindStringSubmatch(msg); u != nil {
+			if key == "" {
+				key = u[1]
+			}
+			lines = append(lines, fmt.Sprintf("unknown key %s (line %d)", key, n))
+			continue
+		}
+		if v := yamlValue.FindStringSubmatch(msg); v != nil {
+			want := v[2]
+			switch want {
+			case "time.Duration":
+				want = "a duration such as 30s"
+			case "int":
+				want = "a whole number"
+			case "bool":
+				want = "true or false"
+			}
+			msg = fmt.Sprintf("invalid value %q (want %s)", v[1], want)
+		}
+		lines = append(lines, fmt.Sprintf("%s (line %d): %s", key, n, msg))
+	}
+	return strings.Join(lines, "; ")
+}
+
+// keyAtLine returns the dotted path of the key defined on a line.
+func keyAtLine(data []byte, line int) string {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 {
+		return ""
+	}
+	var walk func(n *yaml.Node, path string) string
+	walk = func(n *yaml.Node, path string) string {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				if k.Line == line && (v.Kind == yaml.ScalarNode || v.Line != line) {
+					return p
+				}
+				if r := walk(v, p); r != "" {
+					return r
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if r := walk(c, fmt.Sprintf("%s[%d]", path, i)); r != "" {
+					return r
+				}
+			}
+		case yaml.ScalarNode:
+			if n.Line == line {
+				return path
+			}
+		}
+		return ""
+	}
+	return walk(root.Content[0], "")
 }
