@@ -303,7 +303,7 @@ func TestReportOutputs(t *testing.T) {
 	}{
 		{"Table", func(b *strings.Builder) error { return r.WriteTable(b) }, []string{"switchboard", "direct", "TTFT p50/p90/p99/p99.9/max ms", "overhead", "12.5 KiB"}, nil},
 		{"JSON", func(b *strings.Builder) error { return r.WriteJSON(b) }, []string{`"ttft_p50_added_ms"`, `"p99_9_ms"`, `"streams_per_sec"`, `"rss_per_connection_kib": 12.5`}, nil},
-		{"Markdown", func(b *strings.Builder) error { return r.WriteMarkdown(b, "Run 1") }, []string{"### Run 1", "| | switchboard | direct |", "|---|---|---|", "x\\|y 1", "```\nswitchboard bench -c 1\n```"}, nil},
+		{"Markdown", func(b *strings.Builder) error { return r.WriteMarkdown(b, "Run 1") }, []string{"### Run 1", " | switchboard | direct |", "|---|---|---|", "x\\|y 1", "```\nswitchboard bench -c 1\n```"}, nil},
 		{"HTML", func(b *strings.Builder) error { return r.WriteHTML(b) }, []string{"<svg", "<polyline", "<rect", "a &lt;note&gt;", "</html>"}, []string{"<script", "src=", "href="}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
