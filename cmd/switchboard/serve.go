@@ -266,7 +266,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	host, _ := os.Hostname()
 	m.Engine = chat.New(chat.Options{Store: m.Store, Router: m.Router, KB: m.KB, Moderator: m.Moderator, Cache: cache,
 		Budgets: m.budgets, Logger: m.Logger, Metrics: chat.NewMetrics(m.Registry), Bus: bus, InstanceID: host + "-" + sb.NewID()[16:],
-		MaxTurns: cfg.Context.MaxTurns, MaxBytes: cfg.Context.MaxBytes, OnFlag: onFlag})
+		MaxTurns: cfg.Context.MaxTurns, MaxBytes: cfg.Context.MaxBytes, LeaseTTL: cfg.LeaseTTL, OnFlag: onFlag})
 	if m.Bus != nil {
 		if err := m.Bus.Open(ctx); err != nil {
 			return err
