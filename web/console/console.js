@@ -146,7 +146,8 @@ function renderConn() {
 
 function renderNav() {
   const items = TABS.map((tab) => {
-    const n = tab.id === 'mine' ? state.counts.mine ?? state.counts.assigned : state.counts[tab.status];
+    const loaded = state.countsLoaded;
+    const n = !loaded ? undefined : tab.id === 'mine' ? (state.counts.mine ?? state.counts.assigned ?? 0) : (state.counts[tab.status] ?? 0);
     return h(
       'button',
       {
@@ -239,6 +240,7 @@ async function refreshList() {
     if (mine) list = list.filter((c) => !c.assignee_id || c.assignee_id === me().id);
     state.list = list;
     state.counts = { ...((res && res.counts) || {}) };
+    state.countsLoaded = true;
     if (mine) state.counts.mine = list.length;
     for (const c of list) state.known.set(c.id, c.status);
   } catch (err) {
@@ -596,7 +598,7 @@ function renderView(v, bulk) {
     v.state === 'interrupted' || v.state === 'error' ? h('span', { class: 'cstate err', text: v.error || t('c.interrupted') }) : null,
     v.state === 'blocked' ? h('span', { class: 'cstate err', text: t('c.blocked') }) : null,
   );
-  const parts = [meta, body];
+  const parts = v.tb.length || v.state === 'streaming' ? [meta, body] : [meta];
   if (v.sources && v.sources.length && v.state !== 'streaming') {
     parts.push(
       h(

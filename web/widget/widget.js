@@ -130,6 +130,7 @@ button, textarea, input { font: inherit; color: inherit; }
 .link-btn { border: 0; background: none; padding: 0; color: var(--sb-accent); font-weight: 600; cursor: pointer; font-size: 12px; text-decoration: underline; text-underline-offset: 2px; }
 .sources { margin: 6px 4px 0; display: flex; flex-wrap: wrap; gap: 6px; align-items: center; font-size: 12px; color: var(--sb-muted); }
 .chip { display: inline-flex; align-items: center; gap: 4px; max-width: 100%; padding: 3px 9px; border-radius: 999px; background: var(--sb-bg); border: 1px solid var(--sb-border); color: var(--sb-fg); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.chip-text { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0; }
 .chip svg { width: 12px; height: 12px; flex: none; color: var(--sb-muted); }
 .event { align-self: center; font-size: 12.5px; color: var(--sb-muted); text-align: center; padding: 2px 10px; max-width: 90%; }
 .event::before, .event::after { content: "—"; margin: 0 6px; opacity: .5; }
@@ -822,6 +823,8 @@ class Widget {
     }
     if (v.whoEl) v.whoEl.textContent = v.author || (this.assignee && this.assignee.name) || t('w.agent');
     const streaming = v.state === 'streaming';
+    if (v.id) v.el.dataset.id = v.id;
+    v.el.dataset.state = v.state;
     v.el.classList.toggle('streaming', streaming);
     v.el.setAttribute('aria-busy', streaming ? 'true' : 'false');
     v.el.classList.toggle('sending', v.state === 'sending');
@@ -845,6 +848,7 @@ class Widget {
         }
       }
       v.body.replaceChildren(frag);
+      v.body.hidden = !streaming && v.tb.length === 0; // e.g. stopped before the first word
     }
     this.renderMeta(v);
     this.renderSources(v);
@@ -905,8 +909,8 @@ class Widget {
     }
     el.appendChild(h('span', { text: this.t('w.sources') + ':' }));
     for (const s of list) {
-      const label = s.heading ? `${s.title} › ${s.heading}` : s.title;
-      el.appendChild(h('span', { class: 'chip', title: label }, icon('doc'), label));
+      const tip = s.headings.length ? `${s.title} › ${s.headings.join(' · ')}` : s.title;
+      el.appendChild(h('span', { class: 'chip', title: tip }, icon('doc'), h('span', { class: 'chip-text', text: s.title })));
     }
     el.hidden = false;
   }
@@ -1427,17 +1431,19 @@ function finishState(reason) {
   }
 }
 
+// dedupeSources groups sources by document title; headings go in the tooltip.
 function dedupeSources(list) {
-  const seen = new Set();
-  const out = [];
+  const byTitle = new Map();
   for (const s of list || []) {
     if (!s || !s.title) continue;
-    const k = s.title + '\u0000' + (s.heading || '');
-    if (seen.has(k)) continue;
-    seen.add(k);
-    out.push(s);
+    let e = byTitle.get(s.title);
+    if (!e) {
+      e = { title: s.title, headings: [] };
+      byTitle.set(s.title, e);
+    }
+    if (s.heading && !e.headings.includes(s.heading)) e.headings.push(s.heading);
   }
-  return out.slice(0, 4);
+  return [...byTitle.values()].slice(0, 4);
 }
 
 function errorText(t, code, message, retryAfter) {
