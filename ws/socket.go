@@ -287,7 +287,11 @@ func (s *socket) writeLoop(ctx context.Context, watch *chat.Subscription) {
 				return
 			}
 		case <-subDone:
-			s.closeWith(CloseSlowConsumer, chat.ReasonSlowConsumer)
+			// The reader also closes subscriptions (a new hello, bye, a
+			// read error): only the hub dropping us is a slow consumer.
+			if sub.Reason() == chat.ReasonSlowConsumer {
+				s.closeWith(CloseSlowConsumer, chat.ReasonSlowConsumer)
+			}
 			subC, subDone = nil, nil
 		case o := <-watchC:
 			if !s.write(ctx, o) {
@@ -297,7 +301,7 @@ func (s *socket) writeLoop(ctx context.Context, watch *chat.Subscription) {
 			s.closeWith(CloseSlowConsumer, chat.ReasonSlowConsumer)
 			watchC, watchDone = nil, nil
 		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, s.h.opt.WriteTimeout)
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.h.opt.WriteTimeout)
 			err := s.conn.Ping(pctx)
 			cancel()
 			if err != nil && ctx.Err() == nil {
@@ -308,7 +312,12 @@ func (s *socket) writeLoop(ctx context.Context, watch *chat.Subscription) {
 }
 
 func (s *socket) write(ctx context.Context, o chat.Outbound) bool {
-	wctx, cancel := context.WithTimeout(ctx, s.h.opt.WriteTimeout)
+	// Not a child of ctx: the websocket library closes the connection when
+	// a write's context ends while that write is registered, and closeWith
+	// (another goroutine) may cancel ctx just as a write completes, which
+	// would drop the connection without its close frame. A write is
+	// bounded by WriteTimeout alone.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.h.opt.WriteTimeout)
 	defer cancel()
 	if err := s.conn.Write(wctx, websocket.MessageText, o.JSON); err != nil {
 		if ctx.Err() == nil {
