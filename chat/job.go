@@ -63,15 +63,22 @@ func (e *Engine) launchLocked(convID string) {
 		defer e.wg.Done()
 		defer close(j.done)
 		defer cancel()
-		since := e.runJob(ctx, j)
-		again := since >= 0 && j.reason.Load() == int32(stopNone) && e.ctx.Err() == nil && e.unanswered(e.ctx, convID, since)
+		since, handoff := e.runJob(ctx, j)
+		again := !handoff && since >= 0 && j.reason.Load() == int32(stopNone) && e.ctx.Err() == nil && e.unanswered(e.ctx, convID, since)
 		e.mu.Lock()
 		delete(e.jobs, convID)
-		again = again || (j.again && j.reason.Load() == int32(stopNone))
+		again = again || (!handoff && j.again && j.reason.Load() == int32(stopNone))
 		if again && e.ctx.Err() == nil {
 			e.launchLocked(convID)
 		}
 		e.mu.Unlock()
+		if handoff {
+			// After deregistering: Handoff cancels the conversation's job
+			// and waits for it, which must not be this one.
+			if _, err := e.Handoff(e.ctx, convID, "bot"); err != nil && sb.ErrorCode(err) != sb.ECONFLICT && e.ctx.Err() == nil {
+				e.logger.Warn("bot handoff", "conversation_id", convID, "err", err)
+			}
+		}
 	}()
 }
 
@@ -123,8 +130,10 @@ type gen struct {
 }
 
 // runJob generates one answer. It returns the conversation's last seq when
-// the context was built (-1 when nothing was generated).
-func (e *Engine) runJob(ctx context.Context, j *job) int64 {
+// the context was built (-1 when nothing was generated) and whether the
+// conversation must now go to a human (the model's handoff tool, or
+// repeated knowledge-base misses).
+func (e *Engine) runJob(ctx context.Context, j *job) (int64, bool) {
 	h, release := e.acquire(j.convID)
 	defer release()
 	g := &gen{e: e, h: h, started: time.Now()}
@@ -135,12 +144,17 @@ func (e *Engine) runJob(ctx context.Context, j *job) int64 {
 		// One instance generates per conversation; the holder answers any
 		// message that arrives meanwhile when it finishes.
 		ok, err := e.opt.Bus.AcquireLease(ctx, j.convID, e.busID(), e.opt.LeaseTTL)
-		if err != nil || !ok {
-			if err != nil {
-				e.logger.Warn("generation lease", "conversation_id", j.convID, "err", err)
-			}
-			return -1
+		switch {
+		case err != nil:
+			// Redis is down: answering matters more than exclusivity, and
+			// the store's CAS and seqs keep the conversation consistent.
+			e.opt.Metrics.busErrors.Inc()
+			e.logger.Warn("generation lease unavailable; answering without it", "conversation_id", j.convID, "err", err)
+		case !ok:
+			return -1, false
 		}
+	}
+	if e.opt.Bus != nil {
 		lctx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -161,7 +175,7 @@ func (e *Engine) runJob(ctx context.Context, j *job) int64 {
 		if err != nil && ctx.Err() == nil {
 			e.logger.Error("generation setup", "conversation_id", j.convID, "err", err)
 		}
-		return -1
+		return -1, false
 	}
 	var filter sb.StreamFilter
 	if e.opt.Moderator != nil {
@@ -169,7 +183,7 @@ func (e *Engine) runJob(ctx context.Context, j *job) int64 {
 	}
 	final, ferr := g.stream(ctx, req, filter)
 	g.finish(j, final, ferr)
-	return g.contextSeq
+	return g.contextSeq, g.handoff && stopReason(j.reason.Load()) == stopNone
 }
 
 // renewLease keeps the job's lease until ctx ends; a lost lease stops the job.
@@ -282,8 +296,10 @@ func (g *gen) stream(ctx context.Context, req *sb.ChatRequest, filter sb.StreamF
 		if g.inbox.Settings.Budget != nil {
 			lim = *g.inbox.Settings.Budget
 		}
-		if err := g.e.opt.Budgets.Check(ctx, req.Subject, lim); err != nil {
+		if err := g.e.opt.Budgets.Check(ctx, req.Subject, lim); sb.ErrorCode(err) == sb.EBUDGET {
 			return fc, err
+		} else if err != nil {
+			g.e.logger.Warn("budget check unavailable; answering", "subject", req.Subject, "err", err)
 		}
 	}
 	st, err := g.e.opt.Router.Stream(ctx, req)
@@ -515,11 +531,6 @@ func (g *gen) finish(j *job, fc finalChunk, err error) {
 		}
 		if n := g.inbox.Settings.KBMissHandoff; n > 0 && misses >= n {
 			g.handoff = true
-		}
-	}
-	if g.handoff {
-		if _, err := e.Handoff(ctx, g.conv.ID, "bot"); err != nil && sb.ErrorCode(err) != sb.ECONFLICT {
-			e.logger.Warn("bot handoff", "conversation_id", g.conv.ID, "err", err)
 		}
 	}
 }

@@ -100,7 +100,7 @@ type inboxAdmin struct {
 
 func (s *Server) inboxView(r *http.Request, in *sb.Inbox) inboxAdmin {
 	return inboxAdmin{Inbox: in, IdentitySecret: in.IdentitySecret,
-		Snippet: `<script src="` + selfOrigin(r) + `/widget.js" data-widget-key="` + in.WidgetKey + `" async></script>`}
+		Snippet: `<script src="` + origin(r, s.opt.TrustProxy) + `/widget.js" data-widget-key="` + in.WidgetKey + `" async></script>`}
 }
 
 func (s *Server) adminInboxes(w http.ResponseWriter, r *http.Request, _ *sb.User) {

@@ -152,10 +152,11 @@ func originAllowed(origin string, allowed []string, self string) bool {
 	return false
 }
 
-// selfOrigin is the origin the request was addressed to.
-func selfOrigin(r *http.Request) string {
+// origin is the origin the request was addressed to; X-Forwarded-Proto counts
+// only behind a trusted proxy.
+func origin(r *http.Request, trustProxy bool) string {
 	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+	if r.TLS != nil || (trustProxy && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

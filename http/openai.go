@@ -151,9 +151,13 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		if key.Budget != nil {
 			lim = *key.Budget
 		}
-		if err := s.opt.Budgets.Check(ctx, subject, lim); err != nil {
+		if err := s.opt.Budgets.Check(ctx, subject, lim); sb.ErrorCode(err) == sb.EBUDGET {
 			s.openAIError(w, r, err)
 			return
+		} else if err != nil {
+			// The budget store (Redis) is down: keys have a rate limit that
+			// fails closed; the budget fails open and says so.
+			s.logger.Warn("budget check unavailable; allowing", "subject", subject, "err", err)
 		}
 	}
 	cr := &sb.ChatRequest{Model: route, MaxTokens: req.MaxTokens, Temperature: req.Temperature, Subject: subject}
@@ -217,7 +221,6 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.collectCompletion(w, r, st, first, ferr, res, filter)
 	}
-	s.recordUsage(subject, res, start)
 }
 
 type oaiResult struct {
@@ -356,23 +359,4 @@ func (s *Server) collectCompletion(w http.ResponseWriter, r *http.Request, st sb
 		"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": res.text.String()}, "finish_reason": res.finish}},
 		"usage":   oaiUsage{res.usage.PromptTokens, res.usage.CompletionTokens, res.usage.Total()},
 	})
-}
-
-func (s *Server) recordUsage(subject string, res *oaiResult, start time.Time) {
-	if res.provider == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	outcome := "ok"
-	if res.err != nil {
-		outcome = sb.ErrorCode(res.err)
-	}
-	rec := &sb.UsageRecord{Subject: subject, Provider: res.provider, Model: res.model, Usage: res.usage, Cost: res.cost, Outcome: outcome, TTFTMs: res.ttft.Milliseconds()}
-	if err := s.store.CreateUsageRecord(ctx, rec); err != nil {
-		s.logger.Warn("usage record", "err", err)
-	}
-	if s.opt.Budgets != nil {
-		_ = s.opt.Budgets.Add(ctx, subject, int64(res.usage.Total()), res.cost)
-	}
 }

@@ -49,7 +49,7 @@ func (s *Server) widgetSession(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if !originAllowed(r.Header.Get("Origin"), inbox.AllowedOrigins, selfOrigin(r)) {
+	if !originAllowed(r.Header.Get("Origin"), inbox.AllowedOrigins, origin(r, s.opt.TrustProxy)) {
 		s.writeError(w, r, sb.Errorf(sb.EFORBIDDEN, "This site is not allowed to use this widget."))
 		return
 	}
@@ -305,12 +305,12 @@ func (s *Server) authenticateSocket(r *http.Request) (*ws.Peer, error) {
 		if err != nil {
 			return nil, sb.Errorf(sb.EUNAUTHORIZED, "Unknown inbox.")
 		}
-		if !originAllowed(r.Header.Get("Origin"), inbox.AllowedOrigins, selfOrigin(r)) {
+		if !originAllowed(r.Header.Get("Origin"), inbox.AllowedOrigins, origin(r, s.opt.TrustProxy)) {
 			return nil, sb.Errorf(sb.EFORBIDDEN, "This site is not allowed to use this widget.")
 		}
 		p.Visitor, p.ContactID, p.InboxID, p.ConversationID = true, c.Subject, c.InboxID, c.ConversationID
 	case auth.TypeAccess:
-		if o := r.Header.Get("Origin"); o != "" && o != selfOrigin(r) {
+		if o := r.Header.Get("Origin"); o != "" && o != origin(r, s.opt.TrustProxy) {
 			return nil, sb.Errorf(sb.EFORBIDDEN, "The console must be used from this server's origin.")
 		}
 		u, err := s.store.FindUserByID(r.Context(), c.Subject)

@@ -144,12 +144,6 @@ func jwtSecret(cfg Config) ([]byte, error) {
 		}
 		return []byte(s), nil
 	}
-	if cfg.DatabaseURL != "" && os.Getenv("SWITCHBOARD_JWT_SECRET_FILE") == "" {
-		// Instances behind one load balancer must share the secret.
-		if err := ensureDataDir(cfg.DataDir); err != nil {
-			return nil, fmt.Errorf("%w (or set SWITCHBOARD_JWT_SECRET, shared by every instance)", err)
-		}
-	}
 	path := os.Getenv("SWITCHBOARD_JWT_SECRET_FILE")
 	if path == "" {
 		if err := ensureDataDir(cfg.DataDir); err != nil {
@@ -171,6 +165,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	secret, err := jwtSecret(cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.DatabaseURL != "" && os.Getenv("SWITCHBOARD_JWT_SECRET") == "" && os.Getenv("SWITCHBOARD_JWT_SECRET_FILE") == "" {
+		m.Logger.Warn("scale-out store without a shared JWT secret: tokens from this instance will not work on others; set SWITCHBOARD_JWT_SECRET on every instance")
 	}
 	issuer := auth.NewIssuer(secret, auth.IssuerOptions{})
 
@@ -194,6 +191,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		cache = m.Redis.ContextCache(redis.CacheOptions{MaxTurns: cfg.Context.MaxTurns, MaxBytes: cfg.Context.MaxBytes, TTL: cfg.Context.CacheTTL})
 	}
 
+	// Providers are checked before bootstrap prints the one-time password.
+	providers, err := provider.Build(cfg.Providers, provider.BuildOptions{Logger: m.Logger,
+		Offline: func(name string) sb.Provider { return offline.New(name) }})
+	if err != nil {
+		return err
+	}
 	m.KB = kb.New(m.Store, m.Logger)
 	if err := m.KB.Load(ctx); err != nil {
 		return fmt.Errorf("load knowledge base: %w", err)
@@ -203,13 +206,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	m.Moderator = moderation.New(moderation.Options{Logger: m.Logger, Registerer: m.Registry})
-	if err := m.Moderator.SetLists("", cfg.Moderation.wordLists()); err != nil {
-		return fmt.Errorf("moderation word lists: %w", err)
+	global, err := m.globalWords()
+	if err != nil {
+		return err
 	}
-	if len(cfg.Moderation.Files) > 0 {
-		if err := m.Moderator.LoadFiles("files", cfg.Moderation.Files...); err != nil {
-			return fmt.Errorf("moderation files: %w", err)
-		}
+	if err := m.Moderator.SetLists("", global); err != nil {
+		return fmt.Errorf("moderation word lists: %w", err)
 	}
 	if err := m.loadInboxWords(ctx); err != nil {
 		return err
@@ -236,11 +238,6 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	}
 
-	providers, err := provider.Build(cfg.Providers, provider.BuildOptions{Logger: m.Logger,
-		Offline: func(name string) sb.Provider { return offline.New(name) }})
-	if err != nil {
-		return err
-	}
 	m.usage = make(chan sb.UsageRecord, 4096)
 	m.Router, err = provider.NewRouter(provider.RouterOptions{Providers: providers, Routes: cfg.Routes,
 		Prices: provider.PricesFromConfig(cfg.Providers), Registerer: m.Registry, Logger: m.Logger,
@@ -383,10 +380,6 @@ func (m *Main) Run(ctx context.Context) error {
 	m.bg.Add(2)
 	go func() { defer m.bg.Done(); m.recordUsage(bg) }()
 	go func() { defer m.bg.Done(); m.reloadWords(bg) }()
-	if len(m.Config.Moderation.Files) > 0 {
-		m.bg.Add(1)
-		go func() { defer m.bg.Done(); _ = m.Moderator.Watch(bg, m.Config.Moderation.ReloadInterval) }()
-	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
@@ -452,16 +445,49 @@ func (m *Main) storeUsage(r sb.UsageRecord) {
 	}
 }
 
-// reloadWords picks up word-list changes made through another instance.
+// globalWords are the configured words plus those of the word files.
+func (m *Main) globalWords() ([]sb.WordList, error) {
+	lists := m.Config.Moderation.wordLists()
+	for _, path := range m.Config.Moderation.Files {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("moderation word file: %w", err)
+		}
+		fl, err := moderation.ParseWordFile(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("moderation word file %s: %w", path, err)
+		}
+		lists = append(lists, fl...)
+	}
+	return lists, nil
+}
+
+// reloadWords applies word-list changes without a restart: edited word
+// files, and inbox lists changed through another instance. The automaton
+// is swapped atomically; streams in flight finish on the old one.
 func (m *Main) reloadWords(ctx context.Context) {
 	t := time.NewTicker(m.Config.Moderation.ReloadInterval)
 	defer t.Stop()
 	seen := map[string]string{}
+	if g, err := m.globalWords(); err == nil {
+		seen[""] = fmt.Sprint(g)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if g, err := m.globalWords(); err != nil {
+				m.Logger.Warn("reload word files", "err", err) // keep the old lists
+			} else if key := fmt.Sprint(g); key != seen[""] {
+				if err := m.Moderator.SetLists("", g); err != nil {
+					m.Logger.Warn("reload word files", "err", err)
+				} else {
+					seen[""] = key
+					m.Logger.Info("word files reloaded", "lists", len(g))
+				}
+			}
 			ins, err := m.Store.FindInboxes(ctx)
 			if err != nil {
 				continue
