@@ -61,8 +61,8 @@ func headings(ps []switchboard.Passage) []string {
 func TestIndexSearch(t *testing.T) {
 	ix := defaultIndex(t)
 	for _, tt := range []struct{ query, want string }{
-		{"how do I embed the widget", "Add the script tag"},
-		{"Where do I put the widget.js script tag on my site?", "Add the script tag"},
+		{"how do I embed the widget", "add the script tag"},
+		{"Where do I put the widget.js script tag on my site?", "add the script tag"},
 		{"how do I talk to a real person", "How to reach a person"},
 		{"configure OpenAI API key environment variable", "Configuring a model provider"},
 		{"failover when the provider is down", "Routes and failover"},

@@ -132,7 +132,7 @@ func testKB(t *testing.T, store switchboard.DocumentStore, reopen func() *kb.KB)
 	}
 
 	t.Run("Defaults", func(t *testing.T) {
-		p := mustSearch(t, k, "default", "how do I embed the widget", "Add the script tag")
+		p := mustSearch(t, k, "default", "how do I embed the widget", "add the script tag")
 		if !strings.Contains(p.Text, `data-widget-key`) || p.InboxID != "default" || p.DocumentID == "" || p.ID == "" {
 			t.Fatalf("embed passage = %+v", p)
 		}
@@ -182,7 +182,7 @@ func testKB(t *testing.T, store switchboard.DocumentStore, reopen func() *kb.KB)
 		if err := k2.Load(ctx); err != nil {
 			t.Fatal(err)
 		}
-		mustSearch(t, k2, "default", "how do I embed the widget", "Add the script tag")
+		mustSearch(t, k2, "default", "how do I embed the widget", "add the script tag")
 		if p := mustSearch(t, k2, "shop", "refund", "Refunds"); !strings.Contains(p.Text, "store credit") {
 			t.Fatalf("old text after restart: %q", p.Text)
 		}

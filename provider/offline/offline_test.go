@@ -104,7 +104,7 @@ func TestProvider(t *testing.T) {
 	t.Run("English", func(t *testing.T) {
 		a := answer(t, request(ix, "How do I embed the widget on my website?"))
 		mustContain(t, a, "No AI model is available", "\n> ", "widget.js", "data-widget-key",
-			"Source: Embedding the chat widget › Add the script tag", "Talk to a human")
+			"Source: Embedding the chat widget › Embed the widget on your site: add the script tag", "Talk to a human")
 		if strings.Contains(a, "来源") {
 			t.Fatalf("English question answered in Chinese:\n%s", a)
 		}
