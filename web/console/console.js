@@ -585,7 +585,10 @@ function renderView(v, bulk) {
   } else {
     body.appendChild(renderMarkdown(v.tb.text));
     if (v.state === 'streaming') {
-      body.appendChild(v.tb.length ? h('span', { class: 'caret', 'aria-hidden': 'true' }) : h('span', { class: 'dots', 'aria-label': t('c.thinking') }, h('i'), h('i'), h('i')));
+      let last = body.lastElementChild;
+      while (last && /^(UL|OL|BLOCKQUOTE)$/.test(last.nodeName) && last.lastElementChild) last = last.lastElementChild;
+      const target = last && /^(P|LI|H\d)$/.test(last.nodeName) ? last : body;
+      target.appendChild(v.tb.length ? h('span', { class: 'caret', 'aria-hidden': 'true' }) : h('span', { class: 'dots', 'aria-label': t('c.thinking') }, h('i'), h('i'), h('i')));
     }
   }
   const meta = h(

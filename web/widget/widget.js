@@ -788,7 +788,9 @@ class Widget {
     // Show the new text at once in the tail text node; markdown is rebuilt
     // at most once per animation frame.
     if (v.tail && v.text.startsWith(v.rendered)) {
-      v.tail.data = v.text.slice(v.rendered.length);
+      // Markdown drops trailing whitespace of what it rendered; keep words apart.
+      const rest = v.text.slice(v.rendered.length);
+      v.tail.data = /\s$/.test(v.rendered) ? ' ' + rest.replace(/^\s+/, '') : rest;
       if (v.thinking) {
         v.thinking.remove();
         v.thinking = null;
