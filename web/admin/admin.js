@@ -466,7 +466,7 @@ async function keys(secret) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const body = { name: name.value.trim() };
-    if (Number(rate.value) > 0) body.rate_limit = { requests: Number(rate.value), window_seconds: 60 };
+    if (Number(rate.value) > 0) body.rate_limit = { requests: Number(rate.value), window: 60e9 }; // window is a Go duration in ns
     if (Number(budget.value) > 0) body.budget = { cost_per_day: Number(budget.value) };
     try {
       const res = await client.post('/v1/admin/api-keys', body);
