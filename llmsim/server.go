@@ -44,6 +44,7 @@ const (
 type Server struct {
 	log *slog.Logger
 	mux *http.ServeMux
+	requests requestLog // recent requests, for GET /llmsim/requests
 	cfg atomic.Pointer[compiled]
 
 	closeOnce sync.Once
@@ -130,6 +131,9 @@ func New(cfg Config, logger *slog.Logger) *Server {
 	mux.HandleFunc("GET /v1/models", s.serveModels)
 	mux.HandleFunc("GET /llmsim/stats", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Stats())
+	})
+	mux.HandleFunc("GET /llmsim/requests", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Requests())
 	})
 	mux.HandleFunc("GET /llmsim/config", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Config())

@@ -37,6 +37,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, d dialect, parse 
 		d.writeError(w, errBadRequest, "llmsim: invalid request: "+err.Error(), &reply{})
 		return
 	}
+	s.requests.add(req)
 	t := s.cfg.Load().target(req.model)
 	rnd := splitmix64(uint64(t.Seed) ^ splitmix64(uint64(n)))
 
