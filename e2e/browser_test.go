@@ -198,14 +198,9 @@ func TestConsoleAndAdmin(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(s.URL+"/"))
 	key := eval[string](t, ctx, `document.querySelector('script[data-widget-key]').dataset.widgetKey`)
 
-	do(t, ctx, chromedp.Navigate(s.URL+"/console"))
-	waitJS(t, ctx, "login form", 10*time.Second, `!!document.getElementById('login-email')`)
-	eval[bool](t, ctx, fmt.Sprintf(`(() => { document.getElementById('login-email').value = %q; document.getElementById('login-password').value = %q;
-		document.querySelector('form.login-card').requestSubmit(); return true; })()`, s.AdminEmail, s.AdminPassword))
-	waitJS(t, ctx, "console", 15*time.Second, `!!document.querySelector('.console .nav-item.active')`)
-	// With an agent online, a hand-off queues the conversation; the console
+	// With an agent online, a hand-off goes to that agent; the console
 	// learns about it from its socket.
-	time.Sleep(500 * time.Millisecond)
+	consoleLogin(t, ctx, s)
 	mustQueuedConversation(t, s, key)
 	// The only agent online gets it at once: it shows under "Assigned to me".
 	waitJS(t, ctx, "live count of my conversations", 15*time.Second, `document.querySelectorAll('.nav-item')[1].querySelector('.count')?.textContent === '1'`)

@@ -150,6 +150,7 @@ var (
 // Server is a running switchboard with its llmsim upstream.
 type Server struct {
 	URL           string
+	SimURL        string
 	AdminEmail    string
 	AdminPassword string
 }
@@ -158,15 +159,22 @@ type Server struct {
 // answers through it, with its data in a temporary directory.
 func MustRunServer(tb testing.TB, llmsimArgs ...string) *Server {
 	tb.Helper()
+	return MustRunServerEnv(tb, nil, llmsimArgs...)
+}
+
+// MustRunServerEnv is MustRunServer with extra environment (SWITCHBOARD_*
+// settings) for the server.
+func MustRunServerEnv(tb testing.TB, env []string, llmsimArgs ...string) *Server {
+	tb.Helper()
 	sim := mustStart(tb, nil, append([]string{"llmsim", "--addr", "127.0.0.1:0"}, llmsimArgs...)...)
 	simURL := sim.waitLine(tb, reLLMSim)[1]
-	env := []string{
+	env = append([]string{
 		"SWITCHBOARD_E2E_SIM_KEY=test",
 		fmt.Sprintf(`SWITCHBOARD_PROVIDERS=[{name: sim, type: openai, base_url: "%s/v1", api_key_env: SWITCHBOARD_E2E_SIM_KEY}]`, simURL),
 		`SWITCHBOARD_ROUTES={default: {targets: [{provider: sim, model: sim-1}]}}`,
-	}
+	}, env...)
 	p := mustStart(tb, env, "serve", "--addr", "127.0.0.1:0", "--data-dir", tb.TempDir())
-	s := &Server{}
+	s := &Server{SimURL: simURL}
 	m := p.waitLine(tb, reAdmin)
 	s.AdminEmail, s.AdminPassword = m[1], m[2]
 	s.URL = p.waitLine(tb, reListening)[1]

@@ -17,24 +17,6 @@ import (
 	"github.com/switchboard-chat/switchboard/internal/testenv"
 )
 
-// MustRunServerEnv is MustRunServer with extra SWITCHBOARD_* environment.
-func MustRunServerEnv(tb testing.TB, env []string, llmsimArgs ...string) *Server {
-	tb.Helper()
-	sim := mustStart(tb, nil, append([]string{"llmsim", "--addr", "127.0.0.1:0"}, llmsimArgs...)...)
-	simURL := sim.waitLine(tb, reLLMSim)[1]
-	env = append([]string{
-		"SWITCHBOARD_E2E_SIM_KEY=test",
-		fmt.Sprintf(`SWITCHBOARD_PROVIDERS=[{name: sim, type: openai, base_url: "%s/v1", api_key_env: SWITCHBOARD_E2E_SIM_KEY}]`, simURL),
-		`SWITCHBOARD_ROUTES={default: {targets: [{provider: sim, model: sim-1}]}}`,
-	}, env...)
-	p := mustStart(tb, env, "serve", "--addr", "127.0.0.1:0", "--data-dir", tb.TempDir())
-	s := &Server{}
-	m := p.waitLine(tb, reAdmin)
-	s.AdminEmail, s.AdminPassword = m[1], m[2]
-	s.URL = p.waitLine(tb, reListening)[1]
-	return s
-}
-
 // call does an HTTP request with a JSON body and bearer token.
 func call(tb testing.TB, method, url, token string, body any) (*http.Response, []byte) {
 	tb.Helper()
