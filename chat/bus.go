@@ -88,7 +88,10 @@ func (h *hub) remoteLive(w wireFrame) {
 }
 
 // rebuildLive reconstructs in-progress messages from the shared log: for
-// each message that started and has not finished, its text so far.
+// each message that started and has not finished, its text so far. The log
+// is capped, so a long answer's start and first deltas may be gone: such a
+// message comes back with missing > 0, the bytes before content that the
+// caller must take from the store (fillLive).
 func rebuildLive(frames []sb.BusFrame) map[string]*live {
 	out := map[string]*live{}
 	for _, f := range frames {
@@ -100,7 +103,12 @@ func rebuildLive(frames []sb.BusFrame) map[string]*live {
 		case sb.FrameStart:
 			out[w.MessageID] = &live{msgID: w.MessageID, startSeq: w.Seq}
 		case sb.FrameDelta:
-			if l := out[w.MessageID]; l != nil && w.Offset == len(l.content) {
+			l := out[w.MessageID]
+			if l == nil && w.Offset > 0 {
+				l = &live{msgID: w.MessageID, missing: w.Offset} // start trimmed from the log
+				out[w.MessageID] = l
+			}
+			if l != nil && w.Offset == l.missing+len(l.content) {
 				l.content = append(l.content, w.Payload...)
 				l.lastDelta = w.Seq
 			}
@@ -109,6 +117,22 @@ func rebuildLive(frames []sb.BusFrame) map[string]*live {
 		}
 	}
 	return out
+}
+
+// fillLive completes a message rebuilt from a trimmed log with the text
+// persisted so far (a prefix of the answer, flushed at least every
+// FlushInterval). It reports false when the store cannot fill the gap.
+func (e *Engine) fillLive(ctx context.Context, l *live) bool {
+	if l.missing == 0 {
+		return true
+	}
+	m, err := e.store.FindMessageByID(ctx, l.msgID)
+	if err != nil || m.State != sb.StateStreaming || len(m.Content) < l.missing {
+		return false
+	}
+	l.content = append([]byte(m.Content[:l.missing]), l.content...)
+	l.startSeq, l.missing = m.Seq, 0
+	return true
 }
 
 // HandleCommand applies a command from another instance.

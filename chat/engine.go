@@ -80,14 +80,20 @@ func (e *Engine) follow(h *hub) {
 	defer cancel()
 	frames, pos, err := e.opt.Bus.Log(ctx, h.id)
 	if err == nil {
+		// Rebuild before following: the frames after pos then reach the
+		// hub in order on top of this state, none of them before it.
+		for _, l := range rebuildLive(frames) {
+			if !e.fillLive(ctx, l) {
+				e.logger.Warn("answer in progress is neither in the shared log nor in the store", "conversation_id", h.id, "message_id", l.msgID)
+				continue
+			}
+			h.mu.Lock()
+			h.remote = l
+			h.mu.Unlock()
+		}
 		var stop func()
 		if stop, err = e.opt.Bus.Follow(e.ctx, h.id, pos); err == nil {
 			h.follow = stop
-			h.mu.Lock()
-			for _, l := range rebuildLive(frames) {
-				h.remote = l
-			}
-			h.mu.Unlock()
 		}
 	}
 	if err != nil {

@@ -134,6 +134,7 @@ type live struct {
 	startSeq  int64
 	content   []byte
 	lastDelta int64
+	missing   int // bytes before content not rebuilt yet (trimmed shared log)
 }
 
 // hub fans out one conversation's frames. mu serialises "allocate seq,
