@@ -138,8 +138,12 @@ func clusterStartProc(tb testing.TB, name string, env []string, args ...string) 
 			}
 		}
 		logf.Close()
+		b, _ := os.ReadFile(logPath)
+		// A binary built with -race reports races on stderr and keeps going.
+		if i := bytes.Index(b, []byte("WARNING: DATA RACE")); i >= 0 {
+			tb.Errorf("%s: data race:\n%s", name, b[i:min(len(b), i+12000)])
+		}
 		if tb.Failed() {
-			b, _ := os.ReadFile(logPath)
 			if len(b) > 6000 {
 				b = b[len(b)-6000:]
 			}

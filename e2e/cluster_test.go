@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard-chat/switchboard/redis"
 )
 
 // clusterAnswerTimeout bounds one streamed answer of the default llmsim
@@ -207,6 +209,42 @@ func TestClusterResumeOnThirdInstance(t *testing.T) {
 	}
 	if onB != stored.Content {
 		t.Fatalf("text streamed to B differs from the stored answer:\nB:      %q\nstored: %q", onB, stored.Content)
+	}
+}
+
+// An answer longer than the shared log (redis.LogMaxLen frames, so its
+// start frame has been trimmed away) can still be resumed on a third
+// instance: the beginning comes from the text persisted in the store.
+func TestClusterResumeLongAnswer(t *testing.T) {
+	env := clusterStart(t, "--tokens", "9000", "--tokens-per-sec", "1000") // 9 s, ~100 KiB
+	a, b, c := env.Nodes[0], env.Nodes[1], env.Nodes[2]
+	v := env.visitor(t, a)
+	sse := clusterSSE(t, b, v.ConversationID, v.Token, 0)
+
+	seq := clusterPost(t, a, v, "q1", "Tell me everything")
+	msgID := clusterBotStart(t, sse, seq)
+	fs := sse.await(t, "more deltas than the shared log holds", clusterAnswerTimeout, func(fs []clusterFrame) bool {
+		return clusterDeltas(fs, msgID) >= redis.LogMaxLen+500
+	})
+	if clusterFinished(msgID)(fs) {
+		t.Fatalf("the answer finished before the resume; the test needs a longer one")
+	}
+	var lastSeq int64
+	for _, f := range fs {
+		lastSeq = max(lastSeq, f.Seq)
+	}
+	ws := clusterWS(t, c, v.ConversationID, v.Token, lastSeq)
+	wfs := ws.await(t, "the answer's end on C", clusterAnswerTimeout, clusterFinished(msgID))
+	if _, ok := clusterFind(wfs, "done", msgID); !ok {
+		t.Fatalf("C: the answer did not end with done: %s", clusterDescribe(wfs))
+	}
+	resumed, err := clusterText(wfs, msgID)
+	if err != nil {
+		t.Fatalf("C: %v: %s", err, clusterDescribe(wfs))
+	}
+	stored := env.message(t, b, v.ConversationID, msgID)
+	if stored.State != "complete" || resumed != stored.Content {
+		t.Fatalf("text resumed on C (%d bytes) differs from the stored answer (%s, %d bytes)", len(resumed), stored.State, len(stored.Content))
 	}
 }
 
