@@ -189,9 +189,9 @@ func (b *Bus) readFrames(ctx context.Context) {
 		b.mu.Lock()
 		keys := make([]string, 0, 2*len(b.follows))
 		ids := make([]string, 0, len(b.follows))
-		convs := make([]string, 0, len(b.follows))
+		convs := make(map[string]*followState, len(b.follows))
 		for conv, st := range b.follows {
-			convs = append(convs, conv)
+			convs[conv] = st
 			keys = append(keys, b.streamKey(conv))
 			ids = append(ids, st.pos)
 		}
@@ -224,6 +224,15 @@ func (b *Bus) readFrames(ctx context.Context) {
 		backoff = 100 * time.Millisecond
 		for _, s := range res {
 			conv := strings.TrimSuffix(strings.TrimPrefix(s.Stream, b.c.prefix+"ev:{"), "}")
+			// A conversation unfollowed and followed again while we read
+			// has a new position (after the log its follower read): these
+			// frames are not for it, and must not move its position back.
+			b.mu.Lock()
+			current := b.follows[conv] == convs[conv]
+			b.mu.Unlock()
+			if !current {
+				continue
+			}
 			for _, m := range s.Messages {
 				if f, ok := decodeFrame(m); ok && b.opt.OnFrame != nil {
 					b.opt.OnFrame(f)
@@ -231,7 +240,7 @@ func (b *Bus) readFrames(ctx context.Context) {
 			}
 			if n := len(s.Messages); n > 0 {
 				b.mu.Lock()
-				if st := b.follows[conv]; st != nil {
+				if st := b.follows[conv]; st != nil && st == convs[conv] {
 					st.pos = s.Messages[n-1].ID
 				}
 				b.mu.Unlock()
