@@ -33,7 +33,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
 		k.RevokedAt = &t
 		revoked = ms(t)
 	}
-	_, err = db.w.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.wq.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.Name, k.Prefix, k.Hash, k.InboxID, rl, budget, revoked, ms(k.CreatedAt))
 	if isUnique(err) {
 		return switchboard.Errorf(switchboard.ECONFLICT, "API key already exists.")
@@ -45,7 +45,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
 
 // FindAPIKeyByHash returns ENOTFOUND when missing; revoked keys are returned.
 func (db *DB) FindAPIKeyByHash(ctx context.Context, hash string) (*switchboard.APIKey, error) {
-	k, err := scanAPIKey(db.r.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = ?`, hash))
+	k, err := scanAPIKey(db.rq.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = ?`, hash))
 	if err != nil {
 		return nil, fmt.Errorf("find api key: %w", err)
 	}
@@ -54,7 +54,7 @@ func (db *DB) FindAPIKeyByHash(ctx context.Context, hash string) (*switchboard.A
 
 // FindAPIKeys returns all keys, oldest first.
 func (db *DB) FindAPIKeys(ctx context.Context) ([]*switchboard.APIKey, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys ORDER BY created_at, id`)
+	rows, err := db.rq.QueryContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("find api keys: %w", err)
 	}
@@ -76,7 +76,7 @@ func (db *DB) FindAPIKeys(ctx context.Context) ([]*switchboard.APIKey, error) {
 // RevokeAPIKey sets RevokedAt (keeping an earlier revocation). ENOTFOUND
 // when missing.
 func (db *DB) RevokeAPIKey(ctx context.Context, id string) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, ms(db.now()), id)
+	res, err := db.wq.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, ms(db.now()), id)
 	if err != nil {
 		return fmt.Errorf("revoke api key: %w", err)
 	}

@@ -18,7 +18,7 @@ func (db *DB) CreateContact(ctx context.Context, c *switchboard.Contact) error {
 		c.ID = switchboard.NewID()
 	}
 	c.CreatedAt = db.now()
-	_, err := db.w.ExecContext(ctx, `INSERT INTO contacts (`+contactCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := db.wq.ExecContext(ctx, `INSERT INTO contacts (`+contactCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		c.ID, c.InboxID, c.ExternalID, c.Name, c.Email, ms(c.CreatedAt))
 	switch {
 	case isForeignKey(err):
@@ -33,7 +33,7 @@ func (db *DB) CreateContact(ctx context.Context, c *switchboard.Contact) error {
 
 // FindContactByID returns ENOTFOUND when missing.
 func (db *DB) FindContactByID(ctx context.Context, id string) (*switchboard.Contact, error) {
-	c, err := scanContact(db.r.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE id = ?`, id))
+	c, err := scanContact(db.rq.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("find contact: %w", err)
 	}
@@ -45,7 +45,7 @@ func (db *DB) FindContactByExternalID(ctx context.Context, inboxID, externalID s
 	if externalID == "" {
 		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "Contact not found.")
 	}
-	c, err := scanContact(db.r.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts
+	c, err := scanContact(db.rq.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts
 		WHERE inbox_id = ? AND external_id = ?`, inboxID, externalID))
 	if err != nil {
 		return nil, fmt.Errorf("find contact by external id: %w", err)
@@ -55,7 +55,7 @@ func (db *DB) FindContactByExternalID(ctx context.Context, inboxID, externalID s
 
 // UpdateContact changes name and email; ENOTFOUND when missing.
 func (db *DB) UpdateContact(ctx context.Context, id, name, email string) (*switchboard.Contact, error) {
-	c, err := scanContact(db.w.QueryRowContext(ctx, `UPDATE contacts SET name = ?, email = ? WHERE id = ? RETURNING `+contactCols,
+	c, err := scanContact(db.wq.QueryRowContext(ctx, `UPDATE contacts SET name = ?, email = ? WHERE id = ? RETURNING `+contactCols,
 		name, email, id))
 	if err != nil {
 		return nil, fmt.Errorf("update contact: %w", err)

@@ -29,7 +29,7 @@ func (db *DB) CreateConversation(ctx context.Context, c *switchboard.Conversatio
 	c.Version, c.LastSeq = 1, 0
 	c.CreatedAt = db.now()
 	c.UpdatedAt = c.CreatedAt
-	_, err := db.w.ExecContext(ctx, `INSERT INTO conversations (`+conversationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.wq.ExecContext(ctx, `INSERT INTO conversations (`+conversationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.InboxID, c.ContactID, string(c.Status), string(c.Owner), c.AssigneeID, c.ContextEpoch, c.LastSeq,
 		c.Version, c.KBMisses, ms(c.CreatedAt), ms(c.UpdatedAt))
 	switch {
@@ -45,7 +45,7 @@ func (db *DB) CreateConversation(ctx context.Context, c *switchboard.Conversatio
 
 // FindConversationByID returns ENOTFOUND when missing.
 func (db *DB) FindConversationByID(ctx context.Context, id string) (*switchboard.Conversation, error) {
-	c, err := scanConversation(db.r.QueryRowContext(ctx, `SELECT `+conversationCols+` FROM conversations WHERE id = ?`, id))
+	c, err := scanConversation(db.rq.QueryRowContext(ctx, `SELECT `+conversationCols+` FROM conversations WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("find conversation: %w", err)
 	}
@@ -77,7 +77,7 @@ func conversationWhere(f switchboard.ConversationFilter, withStatus bool) (strin
 // FindConversations returns conversations matching f, newest activity first.
 func (db *DB) FindConversations(ctx context.Context, f switchboard.ConversationFilter) ([]*switchboard.Conversation, error) {
 	where, args := conversationWhere(f, true)
-	rows, err := db.r.QueryContext(ctx, `SELECT `+conversationCols+` FROM conversations WHERE `+where+`
+	rows, err := db.rq.QueryContext(ctx, `SELECT `+conversationCols+` FROM conversations WHERE `+where+`
 		ORDER BY updated_at DESC, id DESC LIMIT ?`, append(args, limitArg(f.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("find conversations: %w", err)
@@ -101,7 +101,7 @@ func (db *DB) FindConversations(ctx context.Context, f switchboard.ConversationF
 // and f.Limit are ignored).
 func (db *DB) CountConversations(ctx context.Context, f switchboard.ConversationFilter) (map[switchboard.Status]int, error) {
 	where, args := conversationWhere(f, false)
-	rows, err := db.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM conversations WHERE `+where+` GROUP BY status`, args...)
+	rows, err := db.rq.QueryContext(ctx, `SELECT status, COUNT(*) FROM conversations WHERE `+where+` GROUP BY status`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count conversations: %w", err)
 	}
@@ -128,7 +128,7 @@ func (db *DB) CountConversations(ctx context.Context, f switchboard.Conversation
 func (db *DB) UpdateConversation(ctx context.Context, id string, version int64, upd switchboard.ConversationUpdate) (*switchboard.Conversation, *switchboard.Event, error) {
 	var c *switchboard.Conversation
 	var ev *switchboard.Event
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx querier) error {
 		var err error
 		c, err = scanConversation(tx.QueryRowContext(ctx, `SELECT `+conversationCols+` FROM conversations WHERE id = ?`, id))
 		if err != nil {

@@ -35,7 +35,7 @@ func (db *DB) CreateInbox(ctx context.Context, in *switchboard.Inbox) error {
 	if err != nil {
 		return fmt.Errorf("create inbox: %w", err)
 	}
-	_, err = db.w.ExecContext(ctx, `INSERT INTO inboxes (`+inboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.wq.ExecContext(ctx, `INSERT INTO inboxes (`+inboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		in.ID, in.Name, in.WidgetKey, origins, in.IdentitySecret, settings, ms(in.CreatedAt), ms(in.UpdatedAt))
 	if isUnique(err) {
 		return switchboard.Errorf(switchboard.ECONFLICT, "An inbox with this ID or widget key already exists.")
@@ -47,7 +47,7 @@ func (db *DB) CreateInbox(ctx context.Context, in *switchboard.Inbox) error {
 
 // FindInboxByID returns ENOTFOUND when missing.
 func (db *DB) FindInboxByID(ctx context.Context, id string) (*switchboard.Inbox, error) {
-	in, err := scanInbox(db.r.QueryRowContext(ctx, `SELECT `+inboxCols+` FROM inboxes WHERE id = ?`, id))
+	in, err := scanInbox(db.rq.QueryRowContext(ctx, `SELECT `+inboxCols+` FROM inboxes WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("find inbox: %w", err)
 	}
@@ -56,7 +56,7 @@ func (db *DB) FindInboxByID(ctx context.Context, id string) (*switchboard.Inbox,
 
 // FindInboxByWidgetKey returns ENOTFOUND when missing.
 func (db *DB) FindInboxByWidgetKey(ctx context.Context, key string) (*switchboard.Inbox, error) {
-	in, err := scanInbox(db.r.QueryRowContext(ctx, `SELECT `+inboxCols+` FROM inboxes WHERE widget_key = ?`, key))
+	in, err := scanInbox(db.rq.QueryRowContext(ctx, `SELECT `+inboxCols+` FROM inboxes WHERE widget_key = ?`, key))
 	if err != nil {
 		return nil, fmt.Errorf("find inbox by widget key: %w", err)
 	}
@@ -65,7 +65,7 @@ func (db *DB) FindInboxByWidgetKey(ctx context.Context, key string) (*switchboar
 
 // FindInboxes returns all inboxes, oldest first.
 func (db *DB) FindInboxes(ctx context.Context) ([]*switchboard.Inbox, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+inboxCols+` FROM inboxes ORDER BY created_at, id`)
+	rows, err := db.rq.QueryContext(ctx, `SELECT `+inboxCols+` FROM inboxes ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("find inboxes: %w", err)
 	}
@@ -105,7 +105,7 @@ func (db *DB) UpdateInbox(ctx context.Context, id string, upd switchboard.InboxU
 		set.add("settings", v)
 	}
 	set.add("updated_at", ms(db.now()))
-	in, err := scanInbox(db.w.QueryRowContext(ctx, `UPDATE inboxes SET `+set.String()+` WHERE id = ? RETURNING `+inboxCols,
+	in, err := scanInbox(db.wq.QueryRowContext(ctx, `UPDATE inboxes SET `+set.String()+` WHERE id = ? RETURNING `+inboxCols,
 		append(set.args, id)...))
 	if err != nil {
 		return nil, fmt.Errorf("update inbox: %w", err)

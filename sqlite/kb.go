@@ -18,7 +18,7 @@ const documentCols = `id, inbox_id, title, source, format, content, passages, cr
 // (when empty), DocumentID, InboxID and Title (the document's, when empty).
 func (db *DB) PutDocument(ctx context.Context, d *switchboard.Document, passages []switchboard.Passage) error {
 	c := *d
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx querier) error {
 		now := db.now()
 		c.CreatedAt = now
 		var old *switchboard.Document
@@ -56,11 +56,6 @@ func (db *DB) PutDocument(ctx context.Context, d *switchboard.Document, passages
 		if _, err := tx.ExecContext(ctx, `DELETE FROM passages WHERE document_id = ?`, c.ID); err != nil {
 			return err
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO passages (id, document_id, inbox_id, title, heading, text, ord) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
 		for i := range passages {
 			p := &passages[i]
 			if p.ID == "" {
@@ -70,7 +65,8 @@ func (db *DB) PutDocument(ctx context.Context, d *switchboard.Document, passages
 			if p.Title == "" {
 				p.Title = c.Title
 			}
-			if _, err := stmt.ExecContext(ctx, p.ID, p.DocumentID, p.InboxID, p.Title, p.Heading, p.Text, p.Ord); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO passages (id, document_id, inbox_id, title, heading, text, ord) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				p.ID, p.DocumentID, p.InboxID, p.Title, p.Heading, p.Text, p.Ord); err != nil {
 				return err
 			}
 		}
@@ -87,7 +83,7 @@ func (db *DB) PutDocument(ctx context.Context, d *switchboard.Document, passages
 
 // FindDocumentByID returns ENOTFOUND when missing.
 func (db *DB) FindDocumentByID(ctx context.Context, id string) (*switchboard.Document, error) {
-	d, err := scanDocument(db.r.QueryRowContext(ctx, `SELECT `+documentCols+` FROM documents WHERE id = ?`, id))
+	d, err := scanDocument(db.rq.QueryRowContext(ctx, `SELECT `+documentCols+` FROM documents WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("find document: %w", err)
 	}
@@ -96,7 +92,7 @@ func (db *DB) FindDocumentByID(ctx context.Context, id string) (*switchboard.Doc
 
 // FindDocuments returns the documents of an inbox ("" = all), oldest first.
 func (db *DB) FindDocuments(ctx context.Context, inboxID string) ([]*switchboard.Document, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+documentCols+` FROM documents WHERE (? = '' OR inbox_id = ?)
+	rows, err := db.rq.QueryContext(ctx, `SELECT `+documentCols+` FROM documents WHERE (? = '' OR inbox_id = ?)
 		ORDER BY created_at, id`, inboxID, inboxID)
 	if err != nil {
 		return nil, fmt.Errorf("find documents: %w", err)
@@ -118,7 +114,7 @@ func (db *DB) FindDocuments(ctx context.Context, inboxID string) ([]*switchboard
 
 // DeleteDocument removes the document and its passages; ENOTFOUND when missing.
 func (db *DB) DeleteDocument(ctx context.Context, id string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM documents WHERE id = ?`, id)
+	res, err := db.wq.ExecContext(ctx, `DELETE FROM documents WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("delete document: %w", err)
 	}
@@ -133,7 +129,7 @@ func (db *DB) DeleteDocument(ctx context.Context, id string) error {
 // FindPassages returns all passages of an inbox ("" = all inboxes), by
 // document and position.
 func (db *DB) FindPassages(ctx context.Context, inboxID string) ([]switchboard.Passage, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, document_id, inbox_id, title, heading, text, ord FROM passages
+	rows, err := db.rq.QueryContext(ctx, `SELECT id, document_id, inbox_id, title, heading, text, ord FROM passages
 		WHERE (? = '' OR inbox_id = ?) ORDER BY document_id, ord, id`, inboxID, inboxID)
 	if err != nil {
 		return nil, fmt.Errorf("find passages: %w", err)

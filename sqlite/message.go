@@ -43,7 +43,7 @@ func (db *DB) AppendMessage(ctx context.Context, m *switchboard.Message) (*switc
 		c.State = switchboard.StateComplete
 	}
 	var old *switchboard.Message
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx querier) error {
 		if c.ClientMsgID != "" {
 			var err error
 			if old, err = db.findMessageByClientID(ctx, tx, c.ConversationID, c.ClientMsgID); err != nil || old != nil {
@@ -173,7 +173,7 @@ func (db *DB) UpdateMessage(ctx context.Context, id string, upd switchboard.Mess
 	if err != nil {
 		return nil, fmt.Errorf("update message: %w", err)
 	}
-	m, err := scanMessage(db.w.QueryRowContext(ctx, `UPDATE messages SET `+set.String()+` WHERE id = ? RETURNING `+messageCols,
+	m, err := scanMessage(db.wq.QueryRowContext(ctx, `UPDATE messages SET `+set.String()+` WHERE id = ? RETURNING `+messageCols,
 		append(set.args, id)...))
 	if err != nil {
 		return nil, fmt.Errorf("update message: %w", err)
@@ -190,7 +190,7 @@ func (db *DB) FinishMessage(ctx context.Context, id string, upd switchboard.Mess
 		return nil, fmt.Errorf("finish message: %w", err)
 	}
 	var ev *switchboard.Event
-	err = db.withTx(ctx, func(tx *sql.Tx) error {
+	err = db.withTx(ctx, func(tx querier) error {
 		m, err := scanMessage(tx.QueryRowContext(ctx, `UPDATE messages SET `+set.String()+` WHERE id = ? RETURNING `+messageCols,
 			append(set.args, id)...))
 		if err != nil {
@@ -211,7 +211,7 @@ func (db *DB) FinishMessage(ctx context.Context, id string, upd switchboard.Mess
 
 // FindMessageByID returns ENOTFOUND when missing.
 func (db *DB) FindMessageByID(ctx context.Context, id string) (*switchboard.Message, error) {
-	m, err := scanMessage(db.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id))
+	m, err := scanMessage(db.rq.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("find message: %w", err)
 	}
@@ -239,7 +239,7 @@ func (db *DB) FindStreamingMessages(ctx context.Context) ([]*switchboard.Message
 }
 
 func (db *DB) queryMessages(ctx context.Context, query string, args ...any) ([]*switchboard.Message, error) {
-	rows, err := db.r.QueryContext(ctx, query, args...)
+	rows, err := db.rq.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +272,7 @@ func (db *DB) ReserveSeqs(ctx context.Context, conversationID string, n int) (in
 // the conversation is missing.
 func (db *DB) AppendEvent(ctx context.Context, conversationID string, typ switchboard.EventType, messageID string, data []byte) (*switchboard.Event, error) {
 	var ev *switchboard.Event
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx querier) error {
 		now := db.now()
 		seq, err := allocSeqs(ctx, tx, conversationID, 1, now)
 		if err != nil {
@@ -290,7 +290,7 @@ func (db *DB) AppendEvent(ctx context.Context, conversationID string, typ switch
 // FindEvents returns events with seq > afterSeq in order, each with the
 // current state of its message (when it has one).
 func (db *DB) FindEvents(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]*switchboard.Event, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT conversation_id, seq, type, message_id, data, created_at FROM events
+	rows, err := db.rq.QueryContext(ctx, `SELECT conversation_id, seq, type, message_id, data, created_at FROM events
 		WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`, conversationID, afterSeq, limitArg(limit))
 	if err != nil {
 		return nil, fmt.Errorf("find events: %w", err)

@@ -44,6 +44,8 @@ type DB struct {
 	path    string
 	w       *sql.DB // one connection: all writes
 	r       *sql.DB // read-only connections
+	wc, rc  *stmtCache
+	wq, rq  cached // w and r through the statement cache
 	applied []string
 
 	// Now returns the current time; tests may replace it before use.
@@ -98,6 +100,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	db.r = r
+	db.wc, db.rc = newStmtCache(w), newStmtCache(r)
+	db.wq, db.rq = cached{c: db.wc}, cached{c: db.rc}
 
 	applied, err := db.Migrate(ctx)
 	if err != nil {
@@ -123,7 +127,7 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(names)
 	var applied []string
-	err = db.withTx(ctx, func(tx *sql.Tx) error {
+	err = db.withTx(ctx, func(tx querier) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 			return err
@@ -180,6 +184,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.wc != nil {
+		db.wc.close()
+		db.rc.close()
+	}
 	var errs []error
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
@@ -195,16 +203,20 @@ func (db *DB) now() time.Time { return db.Now().UTC().Truncate(time.Millisecond)
 
 // withTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it
 // when fn returns nil.
-func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) withTx(ctx context.Context, fn func(tx querier) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	if err := fn(cached{c: db.wc, tx: tx}); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	db.wc.preparePending(context.WithoutCancel(ctx))
+	return nil
 }
 
 type scanner interface {

@@ -19,7 +19,7 @@ func (db *DB) CreateAuditRecord(ctx context.Context, r *switchboard.AuditRecord)
 		r.CreatedAt = db.now()
 	}
 	r.CreatedAt = r.CreatedAt.UTC().Truncate(time.Millisecond)
-	_, err := db.w.ExecContext(ctx, `INSERT INTO audit_records (id, kind, inbox_id, conversation_id, subject, detail, created_at)
+	_, err := db.wq.ExecContext(ctx, `INSERT INTO audit_records (id, kind, inbox_id, conversation_id, subject, detail, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Kind, r.InboxID, r.ConversationID, r.Subject, r.Detail, ms(r.CreatedAt))
 	if isUnique(err) {
 		return switchboard.Errorf(switchboard.ECONFLICT, "Audit record already exists.")
@@ -31,7 +31,7 @@ func (db *DB) CreateAuditRecord(ctx context.Context, r *switchboard.AuditRecord)
 
 // FindAuditRecords returns the newest records first (limit <= 0: all).
 func (db *DB) FindAuditRecords(ctx context.Context, limit int) ([]*switchboard.AuditRecord, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, kind, inbox_id, conversation_id, subject, detail, created_at
+	rows, err := db.rq.QueryContext(ctx, `SELECT id, kind, inbox_id, conversation_id, subject, detail, created_at
 		FROM audit_records ORDER BY created_at DESC, id DESC LIMIT ?`, limitArg(limit))
 	if err != nil {
 		return nil, fmt.Errorf("find audit records: %w", err)
@@ -62,7 +62,7 @@ func (db *DB) CreateUsageRecord(ctx context.Context, r *switchboard.UsageRecord)
 		r.CreatedAt = db.now()
 	}
 	r.CreatedAt = r.CreatedAt.UTC().Truncate(time.Millisecond)
-	_, err := db.w.ExecContext(ctx, `INSERT INTO usage_records (id, subject, provider, model, prompt_tokens, completion_tokens,
+	_, err := db.wq.ExecContext(ctx, `INSERT INTO usage_records (id, subject, provider, model, prompt_tokens, completion_tokens,
 		estimated, cost, outcome, ttft_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.Subject, r.Provider, r.Model, r.Usage.PromptTokens, r.Usage.CompletionTokens, r.Usage.Estimated,
 		r.Cost, r.Outcome, r.TTFTMs, ms(r.CreatedAt))
@@ -77,7 +77,7 @@ func (db *DB) CreateUsageRecord(ctx context.Context, r *switchboard.UsageRecord)
 // SummarizeUsage groups usage records created at or after since by subject,
 // provider and model, in that order.
 func (db *DB) SummarizeUsage(ctx context.Context, since time.Time) ([]switchboard.UsageSummary, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT subject, provider, model, COUNT(*),
+	rows, err := db.rq.QueryContext(ctx, `SELECT subject, provider, model, COUNT(*),
 		COALESCE(SUM(prompt_tokens + completion_tokens), 0), COALESCE(SUM(cost), 0)
 		FROM usage_records WHERE created_at >= ? GROUP BY subject, provider, model ORDER BY subject, provider, model`, ms(since))
 	if err != nil {
@@ -101,7 +101,7 @@ func (db *DB) SummarizeUsage(ctx context.Context, since time.Time) ([]switchboar
 // GetSetting returns ENOTFOUND when the key is not set.
 func (db *DB) GetSetting(ctx context.Context, key string) (string, error) {
 	var v string
-	err := db.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	err := db.rq.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", switchboard.Errorf(switchboard.ENOTFOUND, "Setting not found.")
 	} else if err != nil {
@@ -112,7 +112,7 @@ func (db *DB) GetSetting(ctx context.Context, key string) (string, error) {
 
 // PutSetting creates or replaces a setting.
 func (db *DB) PutSetting(ctx context.Context, key, value string) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
+	_, err := db.wq.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, key, value, ms(db.now()))
 	if err != nil {
 		return fmt.Errorf("put setting: %w", err)

@@ -23,7 +23,7 @@ func (db *DB) CreateUser(ctx context.Context, u *switchboard.User) error {
 	}
 	u.CreatedAt = db.now()
 	u.UpdatedAt = u.CreatedAt
-	_, err := db.w.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.wq.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Email, u.Name, string(u.Role), u.PasswordHash, string(u.Presence), u.Capacity, ms(u.CreatedAt), ms(u.UpdatedAt))
 	if isUnique(err) {
 		return switchboard.Errorf(switchboard.ECONFLICT, "A user with this email already exists.")
@@ -35,7 +35,7 @@ func (db *DB) CreateUser(ctx context.Context, u *switchboard.User) error {
 
 // FindUserByID returns ENOTFOUND when missing.
 func (db *DB) FindUserByID(ctx context.Context, id string) (*switchboard.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	u, err := scanUser(db.rq.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("find user: %w", err)
 	}
@@ -44,7 +44,7 @@ func (db *DB) FindUserByID(ctx context.Context, id string) (*switchboard.User, e
 
 // FindUserByEmail matches case-insensitively; ENOTFOUND when missing.
 func (db *DB) FindUserByEmail(ctx context.Context, email string) (*switchboard.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = ? COLLATE NOCASE`, email))
+	u, err := scanUser(db.rq.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = ? COLLATE NOCASE`, email))
 	if err != nil {
 		return nil, fmt.Errorf("find user by email: %w", err)
 	}
@@ -53,7 +53,7 @@ func (db *DB) FindUserByEmail(ctx context.Context, email string) (*switchboard.U
 
 // FindUsers returns users matching f, oldest first.
 func (db *DB) FindUsers(ctx context.Context, f switchboard.UserFilter) ([]*switchboard.User, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+userCols+` FROM users
+	rows, err := db.rq.QueryContext(ctx, `SELECT `+userCols+` FROM users
 		WHERE (? = '' OR role = ?) AND (? = '' OR presence = ?)
 		ORDER BY created_at, id LIMIT ?`,
 		string(f.Role), string(f.Role), string(f.Presence), string(f.Presence), limitArg(f.Limit))
@@ -94,7 +94,7 @@ func (db *DB) UpdateUser(ctx context.Context, id string, upd switchboard.UserUpd
 		set.add("capacity", *upd.Capacity)
 	}
 	set.add("updated_at", ms(db.now()))
-	u, err := scanUser(db.w.QueryRowContext(ctx, `UPDATE users SET `+set.String()+` WHERE id = ? RETURNING `+userCols,
+	u, err := scanUser(db.wq.QueryRowContext(ctx, `UPDATE users SET `+set.String()+` WHERE id = ? RETURNING `+userCols,
 		append(set.args, id)...))
 	if err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
@@ -122,7 +122,7 @@ func (db *DB) CreateAuthSession(ctx context.Context, s *switchboard.AuthSession)
 	}
 	s.CreatedAt = db.now()
 	s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Millisecond)
-	_, err := db.w.ExecContext(ctx, `INSERT INTO auth_sessions (id, user_id, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := db.wq.ExecContext(ctx, `INSERT INTO auth_sessions (id, user_id, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`,
 		s.ID, s.UserID, s.TokenHash, ms(s.ExpiresAt), ms(s.CreatedAt))
 	switch {
 	case isForeignKey(err):
@@ -139,7 +139,7 @@ func (db *DB) CreateAuthSession(ctx context.Context, s *switchboard.AuthSession)
 func (db *DB) FindAuthSessionByHash(ctx context.Context, tokenHash string) (*switchboard.AuthSession, error) {
 	var s switchboard.AuthSession
 	var expires, created int64
-	err := db.r.QueryRowContext(ctx, `SELECT id, user_id, token_hash, expires_at, created_at
+	err := db.rq.QueryRowContext(ctx, `SELECT id, user_id, token_hash, expires_at, created_at
 		FROM auth_sessions WHERE token_hash = ? AND expires_at > ?`, tokenHash, ms(db.now())).
 		Scan(&s.ID, &s.UserID, &s.TokenHash, &expires, &created)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -153,7 +153,7 @@ func (db *DB) FindAuthSessionByHash(ctx context.Context, tokenHash string) (*swi
 
 // DeleteAuthSession deletes a session; deleting a missing one is not an error.
 func (db *DB) DeleteAuthSession(ctx context.Context, id string) error {
-	if _, err := db.w.ExecContext(ctx, `DELETE FROM auth_sessions WHERE id = ?`, id); err != nil {
+	if _, err := db.wq.ExecContext(ctx, `DELETE FROM auth_sessions WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete auth session: %w", err)
 	}
 	return nil
