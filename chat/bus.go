@@ -51,8 +51,11 @@ func (e *Engine) Deliver(f sb.BusFrame) {
 		return
 	}
 	o := Outbound{Seq: w.Seq, Type: w.Type, JSON: f.Frame}
-	if w.Type == sb.FrameMessage {
+	switch w.Type {
+	case sb.FrameMessage:
 		o.private = isNoteFrame(f.Frame)
+	case sb.FrameDelta:
+		o.msgID, o.offset, o.payload = w.MessageID, w.Offset, w.Payload
 	}
 	h := r.h
 	h.mu.Lock()

@@ -37,6 +37,9 @@ type Options struct {
 	InstanceID string
 	// LeaseTTL of a generation lease, default 15 s; renewed every third.
 	LeaseTTL time.Duration
+	// MaxPendingBytes a subscriber may have waiting before it is closed
+	// as a slow consumer; default MaxPendingBytes.
+	MaxPendingBytes int
 }
 
 // FlagEvent is a moderation hit on a message.
@@ -118,6 +121,9 @@ func New(opt Options) *Engine {
 	}
 	if opt.KBPassages <= 0 {
 		opt.KBPassages = 4
+	}
+	if opt.MaxPendingBytes <= 0 {
+		opt.MaxPendingBytes = MaxPendingBytes
 	}
 	if opt.LeaseTTL <= 0 {
 		opt.LeaseTTL = 15 * time.Second

@@ -7,11 +7,16 @@ import (
 	sb "github.com/switchboard-chat/switchboard"
 )
 
-// Sizes of the per-conversation buffers.
+// Bounds of the per-conversation buffers.
 const (
-	// SubscriberQueue is how many frames a subscriber may have pending
-	// before it is closed as a slow consumer.
-	SubscriberQueue = 512
+	// MaxPendingBytes is how much a subscriber may have waiting to be sent
+	// before it is closed as a slow consumer (default of
+	// Options.MaxPendingBytes). Queues grow only as needed, so an idle
+	// subscriber costs no buffer at all.
+	MaxPendingBytes = 1 << 20
+	// MaxPendingFrames bounds the frames waiting (deltas of one message
+	// merge into one frame while the reader is behind).
+	MaxPendingFrames = 4096
 	// RingSize is how many recent durable frames a hub keeps for resume.
 	RingSize = 256
 )
@@ -19,57 +24,144 @@ const (
 // ReasonSlowConsumer is the close reason of a subscriber that fell behind.
 const ReasonSlowConsumer = "slow consumer"
 
-// Outbound is a frame ready to send: encoded once, shared by all subscribers.
+// Outbound is a frame ready to send: encoded once, shared by all
+// subscribers. Deltas keep their parts so that consecutive deltas of one
+// message can be merged for a subscriber that is behind.
 type Outbound struct {
 	Seq     int64
 	Type    string
-	JSON    []byte
-	private bool // agents only (private notes)
+	JSON    []byte // nil for a merged delta until it is encoded
+	private bool   // agents only (private notes)
+
+	msgID   string // deltas
+	offset  int
+	payload string
+	size    int // bytes charged to a subscriber's queue
 }
 
 func encode(f *sb.Frame) Outbound {
-	return Outbound{Seq: f.Seq, Type: f.Type, JSON: f.AppendJSON(make([]byte, 0, 128))}
+	o := Outbound{Seq: f.Seq, Type: f.Type, JSON: f.AppendJSON(make([]byte, 0, 64+len(f.Payload)))}
+	if f.Type == sb.FrameDelta {
+		o.msgID, o.offset, o.payload = f.MessageID, f.Offset, f.Payload
+	}
+	return o
+}
+
+// merge appends a delta that continues o (same message, next offset).
+func (o *Outbound) merge(next Outbound) bool {
+	if o.Type != sb.FrameDelta || next.Type != sb.FrameDelta || o.msgID != next.msgID || o.offset+len(o.payload) != next.offset {
+		return false
+	}
+	o.payload += next.payload
+	o.Seq = next.Seq
+	o.JSON = nil
+	return true
 }
 
 // Subscription delivers a conversation's frames: first the replay of what
-// the subscriber missed, then live frames, each exactly once.
+// the subscriber missed, then live frames, each exactly once. The
+// publisher never blocks on it: frames wait in a queue that grows as
+// needed, bounded by MaxPendingBytes.
 type Subscription struct {
 	replay  []Outbound
-	c       chan Outbound
-	done    chan struct{}
-	reason  string
 	skipTo  int64           // live durable frames with seq <= skipTo were in the replay
 	skipMsg map[string]bool // deltas of these messages were replayed whole
 	visitor bool            // never receives private frames
+
+	mu      sync.Mutex
+	q       []Outbound
+	head    int
+	pending int           // bytes waiting
+	limit   int           // of pending bytes
+	ready   chan struct{} // signalled when frames are waiting
+	done    chan struct{}
+	reason  string
+
 	hub     *hub
 	once    sync.Once
 	release func()
 }
 
-// Next returns the next frame, blocking until one is available, the
-// subscription is closed (ErrClosed with Reason) or ctx is done.
-func (s *Subscription) Next(ctx context.Context) (Outbound, error) {
+func newSubscription(h *hub, visitor bool, limit int) *Subscription {
+	return &Subscription{hub: h, visitor: visitor, limit: limit, ready: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// push queues a live frame; false when the subscriber is too far behind.
+func (s *Subscription) push(o Outbound) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last := len(s.q) - 1; last >= s.head && s.q[last].merge(o) {
+		s.q[last].size += len(o.payload)
+		s.pending += len(o.payload)
+	} else {
+		o.size = len(o.JSON) + len(o.payload)
+		if s.pending+o.size > s.limit || len(s.q)-s.head >= MaxPendingFrames {
+			return false
+		}
+		s.q = append(s.q, o)
+		s.pending += o.size
+	}
+	if s.pending > s.limit {
+		return false
+	}
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// Ready is signalled when frames may be waiting: call Pop until it
+// reports none.
+func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// Pop returns the next frame to send (replay first), if one is waiting.
+func (s *Subscription) Pop() (Outbound, bool) {
 	if len(s.replay) > 0 {
 		o := s.replay[0]
 		s.replay = s.replay[1:]
-		return o, nil
+		return o, true
 	}
 	for {
-		select {
-		case o := <-s.c:
-			if s.skip(o) {
-				continue
+		s.mu.Lock()
+		if s.head == len(s.q) {
+			if cap(s.q) > 64 {
+				s.q = nil // give a burst's memory back
+			} else {
+				s.q = s.q[:0]
 			}
+			s.head = 0
+			s.mu.Unlock()
+			return Outbound{}, false
+		}
+		o := s.q[s.head]
+		s.q[s.head] = Outbound{}
+		s.head++
+		s.pending -= o.size
+		s.mu.Unlock()
+		if s.skip(o) {
+			continue
+		}
+		if o.JSON == nil { // a merged delta
+			o.JSON = (&sb.Frame{Type: sb.FrameDelta, Seq: o.Seq, MessageID: o.msgID, Offset: o.offset, Payload: o.payload}).AppendJSON(make([]byte, 0, 96+len(o.payload)))
+		}
+		return o, true
+	}
+}
+
+// Next returns the next frame, blocking until one is available, the
+// subscription is closed (ErrClosed with Reason, after what was queued)
+// or ctx is done.
+func (s *Subscription) Next(ctx context.Context) (Outbound, error) {
+	for {
+		if o, ok := s.Pop(); ok {
 			return o, nil
+		}
+		select {
+		case <-s.ready:
 		case <-s.done:
-			// Deliver what was queued before the close, then report it.
-			select {
-			case o := <-s.c:
-				if s.skip(o) {
-					continue
-				}
+			if o, ok := s.Pop(); ok {
 				return o, nil
-			default:
 			}
 			return Outbound{}, errClosed
 		case <-ctx.Done():
@@ -81,7 +173,7 @@ func (s *Subscription) Next(ctx context.Context) (Outbound, error) {
 // skip reports whether a live frame was already part of the replay.
 func (s *Subscription) skip(o Outbound) bool {
 	if o.Type == sb.FrameDelta {
-		return s.skipMsg != nil && s.skipMsg[deltaMessageID(o.JSON)]
+		return s.skipMsg != nil && s.skipMsg[o.msgID]
 	}
 	return o.Seq != 0 && o.Seq <= s.skipTo
 }
@@ -192,9 +284,7 @@ func (h *hub) deliverLocked(o Outbound) {
 		if o.private && s.visitor {
 			continue
 		}
-		select {
-		case s.c <- o:
-		default:
+		if !s.push(o) {
 			s.reason = ReasonSlowConsumer
 			delete(h.subs, s)
 			close(s.done)
@@ -215,23 +305,6 @@ func (h *hub) subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.subs)
-}
-
-// C is the live channel; callers that select over several sources use C,
-// Skip and PopReplay instead of Next.
-func (s *Subscription) C() <-chan Outbound { return s.c }
-
-// Skip reports whether a frame from C was already part of the replay.
-func (s *Subscription) Skip(o Outbound) bool { return s.skip(o) }
-
-// PopReplay returns the next replayed frame, if any is left.
-func (s *Subscription) PopReplay() (Outbound, bool) {
-	if len(s.replay) == 0 {
-		return Outbound{}, false
-	}
-	o := s.replay[0]
-	s.replay = s.replay[1:]
-	return o, true
 }
 
 // Encode makes an Outbound of a frame (for frames sent to one socket).

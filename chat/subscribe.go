@@ -20,7 +20,8 @@ type SubscribeOptions struct {
 // offset: a message in progress is re-sent as one delta from offset 0.
 func (e *Engine) Subscribe(ctx context.Context, conversationID string, lastSeq int64, opt SubscribeOptions) (*Subscription, error) {
 	h, release := e.acquire(conversationID)
-	s := &Subscription{c: make(chan Outbound, SubscriberQueue), done: make(chan struct{}), hub: h, release: release, visitor: opt.Visitor}
+	s := newSubscription(h, opt.Visitor, e.opt.MaxPendingBytes)
+	s.release = release
 
 	h.mu.Lock()
 	if h.valid && lastSeq >= h.base {
@@ -112,19 +113,4 @@ func (h *hub) replayRing(lastSeq int64, visitor bool) []Outbound {
 		out = append(out, encode(&sb.Frame{Type: sb.FrameDelta, Seq: max(h.live.lastDelta, h.live.startSeq), MessageID: h.live.msgID, Payload: string(h.live.content)}))
 	}
 	return out
-}
-
-// deltaMessageID extracts message_id from an encoded delta frame.
-func deltaMessageID(b []byte) string {
-	const key = `"message_id":"`
-	i := bytes.Index(b, []byte(key))
-	if i < 0 {
-		return ""
-	}
-	rest := b[i+len(key):]
-	j := bytes.IndexByte(rest, '"')
-	if j < 0 {
-		return ""
-	}
-	return string(rest[:j])
 }

@@ -38,7 +38,7 @@ func (e *Engine) View(ctx context.Context, c *sb.Conversation) ConversationView 
 // Watch subscribes an agent console to changes of every conversation:
 // frames {"type":"conversation","conversation":{…}}.
 func (e *Engine) Watch() *Subscription {
-	s := &Subscription{c: make(chan Outbound, SubscriberQueue), done: make(chan struct{}), hub: e.watch}
+	s := newSubscription(e.watch, false, e.opt.MaxPendingBytes)
 	e.watch.mu.Lock()
 	e.watch.subs[s] = struct{}{}
 	e.watch.mu.Unlock()

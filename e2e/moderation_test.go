@@ -78,7 +78,7 @@ func TestModeration(t *testing.T) {
 	s := MustRunServerEnv(t, []string{
 		`SWITCHBOARD_MODERATION_LISTS=[{action: block, words: [badword]}, {action: mask, words: ["敏感词"]}]`,
 		`SWITCHBOARD_MODERATION_RELOAD_INTERVAL=100ms`,
-	}, "--reply", "这是敏感词测试，请注意。", "--chunk-size", "1")
+	}, "--reply", "这是敏感词测试，请注意。", "--chunk-size", "1", "--tokens-per-sec", "100")
 	tok, conv := visitor(t, s)
 	_, login := call(t, "POST", s.URL+"/v1/auth/login", "", map[string]string{"email": s.AdminEmail, "password": s.AdminPassword})
 	var l struct {

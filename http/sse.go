@@ -132,22 +132,27 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, convID string,
 		return until == nil || !until(o)
 	}
 	for {
-		if o, ok := sub.PopReplay(); ok {
+		for {
+			o, ok := sub.Pop()
+			if !ok {
+				break
+			}
 			if !write(o) {
 				return
 			}
-			continue
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-sub.Done():
+			for o, ok := sub.Pop(); ok; o, ok = sub.Pop() { // what was queued first
+				if !write(o) {
+					return
+				}
+			}
 			_ = out.comment("closed: " + sub.Reason())
 			return
-		case o := <-sub.C():
-			if !sub.Skip(o) && !write(o) {
-				return
-			}
+		case <-sub.Ready():
 		case <-ping.C:
 			if out.comment("ping") != nil {
 				return

@@ -248,14 +248,24 @@ func (s *socket) writeLoop(ctx context.Context, watch *chat.Subscription) {
 	ping := time.NewTicker(s.h.opt.PingInterval)
 	defer ping.Stop()
 	var sub *chat.Subscription
-	var subC, watchC <-chan chat.Outbound
+	var subReady, watchReady <-chan struct{}
 	var subDone, watchDone <-chan struct{}
 	if watch != nil {
-		watchC, watchDone = watch.C(), watch.Done()
+		watchReady, watchDone = watch.Ready(), watch.Done()
+	}
+	// drain writes every frame waiting in a subscription.
+	drain := func(q *chat.Subscription) bool {
+		for {
+			if o, ok := q.Pop(); !ok {
+				return true
+			} else if !s.write(ctx, o) {
+				return false
+			}
+		}
 	}
 	for {
-		// Frames for this socket alone (ready, errors) go first, then any
-		// replay, then live frames.
+		// Frames for this socket alone (ready, errors) go first, then the
+		// subscription's replay and live frames.
 		select {
 		case o := <-s.ctrl:
 			if !s.write(ctx, o) {
@@ -263,14 +273,6 @@ func (s *socket) writeLoop(ctx context.Context, watch *chat.Subscription) {
 			}
 			continue
 		default:
-		}
-		if sub != nil {
-			if o, ok := sub.PopReplay(); ok {
-				if !s.write(ctx, o) {
-					return
-				}
-				continue
-			}
 		}
 		select {
 		case <-ctx.Done():
@@ -281,9 +283,12 @@ func (s *socket) writeLoop(ctx context.Context, watch *chat.Subscription) {
 				return
 			}
 		case n := <-s.subs:
-			sub, subC, subDone = n, n.C(), n.Done()
-		case o := <-subC:
-			if !sub.Skip(o) && !s.write(ctx, o) {
+			sub, subReady, subDone = n, n.Ready(), n.Done()
+			if !drain(sub) { // the replay
+				return
+			}
+		case <-subReady:
+			if !drain(sub) {
 				return
 			}
 		case <-subDone:
@@ -292,14 +297,14 @@ func (s *socket) writeLoop(ctx context.Context, watch *chat.Subscription) {
 			if sub.Reason() == chat.ReasonSlowConsumer {
 				s.closeWith(CloseSlowConsumer, chat.ReasonSlowConsumer)
 			}
-			subC, subDone = nil, nil
-		case o := <-watchC:
-			if !s.write(ctx, o) {
+			subReady, subDone = nil, nil
+		case <-watchReady:
+			if !drain(watch) {
 				return
 			}
 		case <-watchDone:
 			s.closeWith(CloseSlowConsumer, chat.ReasonSlowConsumer)
-			watchC, watchDone = nil, nil
+			watchReady, watchDone = nil, nil
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.h.opt.WriteTimeout)
 			err := s.conn.Ping(pctx)
