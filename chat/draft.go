@@ -16,7 +16,7 @@ func (e *Engine) Draft(ctx context.Context, convID string) (sb.Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	inbox, err := e.store.FindInboxByID(ctx, conv.InboxID)
+	inbox, err := e.Inbox(ctx, conv.InboxID)
 	if err != nil {
 		return nil, err
 	}

@@ -63,6 +63,7 @@ type Engine struct {
 	jobs  map[string]*job
 	watch *hub // agent console feed: conversation changes
 
+	inboxes  inboxCache
 	assignMu sync.Mutex // serialises auto-assignment decisions
 	rr       int        // round-robin cursor for ties
 	presence *presence

@@ -64,7 +64,9 @@ func (e *Engine) launchLocked(convID string) {
 		defer close(j.done)
 		defer cancel()
 		since, handoff := e.runJob(ctx, j)
-		again := !handoff && since >= 0 && j.reason.Load() == int32(stopNone) && e.ctx.Err() == nil && e.unanswered(e.ctx, convID, since)
+		// Embedded, every visitor message reaches this engine and sets
+		// j.again; with a bus it may have arrived on another instance.
+		again := !handoff && since >= 0 && e.opt.Bus != nil && j.reason.Load() == int32(stopNone) && e.ctx.Err() == nil && e.unanswered(e.ctx, convID, since)
 		e.mu.Lock()
 		delete(e.jobs, convID)
 		again = again || (!handoff && j.again && j.reason.Load() == int32(stopNone))
@@ -223,15 +225,21 @@ func (e *Engine) unanswered(ctx context.Context, convID string, seq int64) bool 
 // message (start frame). It returns nil when the bot must not answer.
 func (g *gen) begin(ctx context.Context) (*sb.ChatRequest, error) {
 	e, h := g.e, g.h
-	conv, err := e.store.FindConversationByID(ctx, h.id)
-	if err != nil {
-		return nil, err
-	}
-	if conv.Owner != sb.OwnerBot {
+	// The conversation's lock is held from reading its owner to publishing
+	// the start frame, so a takeover either happens before (and the bot
+	// does nothing) or after (and cancels the job). Other conversations
+	// are not held up.
+	h.seqMu.Lock()
+	defer h.seqMu.Unlock()
+	if h.human {
 		return nil, nil
 	}
+	conv, err := e.store.FindConversationByID(ctx, h.id)
+	if err != nil || conv.Owner != sb.OwnerBot {
+		return nil, err
+	}
 	g.contextSeq = conv.LastSeq
-	inbox, err := e.store.FindInboxByID(ctx, conv.InboxID)
+	inbox, err := e.Inbox(ctx, conv.InboxID)
 	if err != nil {
 		return nil, err
 	}
@@ -245,16 +253,6 @@ func (g *gen) begin(ctx context.Context) (*sb.ChatRequest, error) {
 		for _, p := range req.Passages {
 			g.sources = appendSource(g.sources, sb.Source{DocumentID: p.DocumentID, Title: p.Title, Heading: p.Heading})
 		}
-	}
-
-	h.seqMu.Lock()
-	defer h.seqMu.Unlock()
-	if h.human {
-		return nil, nil
-	}
-	// Re-read under the lock: a takeover that finished meanwhile wins.
-	if conv, err = e.store.FindConversationByID(ctx, h.id); err != nil || conv.Owner != sb.OwnerBot {
-		return nil, err
 	}
 	m := &sb.Message{ConversationID: conv.ID, Sender: sb.SenderBot, Kind: sb.KindText, State: sb.StateStreaming}
 	stored, _, err := e.store.AppendMessage(ctx, m)
@@ -510,10 +508,8 @@ func (g *gen) finish(j *job, fc finalChunk, err error) {
 	if perr != nil {
 		e.logger.Error("store final answer", "message_id", g.msg.ID, "err", perr)
 	}
-	if perr == nil && g.conv != nil && len(g.content) > 0 {
-		if final, err := e.store.FindMessageByID(ctx, g.msg.ID); err == nil {
-			e.cacheAppend(ctx, g.conv, final)
-		}
+	if perr == nil && e.opt.Cache != nil && len(g.content) > 0 {
+		e.cacheAppend(ctx, g.conv, &sb.Message{Sender: sb.SenderBot, Kind: sb.KindText, Content: content, State: state})
 	}
 	if reason != stopNone {
 		return

@@ -30,7 +30,7 @@ func (e *Engine) PostContactMessage(ctx context.Context, convID, clientMsgID, co
 	if content == "" {
 		return nil, false, sb.Errorf(sb.EINVALID, "Message content is empty.")
 	}
-	inbox, err := e.store.FindInboxByID(ctx, conv.InboxID)
+	inbox, err := e.Inbox(ctx, conv.InboxID)
 	if err != nil {
 		return nil, false, err
 	}
@@ -323,7 +323,7 @@ func (e *Engine) Handoff(ctx context.Context, convID, by string) (*sb.Conversati
 		done(true)
 		return nil, err
 	}
-	inbox, err := e.store.FindInboxByID(ctx, conv.InboxID)
+	inbox, err := e.Inbox(ctx, conv.InboxID)
 	if err != nil {
 		done(true)
 		return nil, err

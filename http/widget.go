@@ -208,7 +208,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, conv *sb.Co
 		s.writeError(w, r, sb.Errorf(sb.ETOOLARGE, "Message is larger than %d bytes.", s.opt.MaxMessageBytes))
 		return
 	}
-	if err := s.limitVisitor(ctx, w, conv, a.claims.Subject, s.clientIP(r)); err != nil {
+	if err := s.limitVisitor(ctx, w, conv.InboxID, a.claims.Subject, s.clientIP(r)); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -229,9 +229,9 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, conv *sb.Co
 }
 
 // limitVisitor applies the message rate limit per visitor and per IP.
-func (s *Server) limitVisitor(ctx context.Context, w http.ResponseWriter, conv *sb.Conversation, contactID, ip string) error {
+func (s *Server) limitVisitor(ctx context.Context, w http.ResponseWriter, inboxID, contactID, ip string) error {
 	rl := s.opt.MessageRate
-	if in, err := s.store.FindInboxByID(ctx, conv.InboxID); err == nil && in.Settings.RateLimit != nil && in.Settings.RateLimit.Requests > 0 {
+	if in, err := s.engine.Inbox(ctx, inboxID); err == nil && in.Settings.RateLimit != nil && in.Settings.RateLimit.Requests > 0 {
 		rl = *in.Settings.RateLimit
 	}
 	if err := s.rateLimit(ctx, w, s.opt.Limiter, "msg:visitor:"+contactID, rl); err != nil {
@@ -276,7 +276,7 @@ func (s *Server) offlineMessage(w http.ResponseWriter, r *http.Request, conv *sb
 		s.writeError(w, r, sb.Errorf(sb.ETOOLARGE, "Message is larger than %d bytes.", s.opt.MaxMessageBytes))
 		return
 	}
-	if err := s.limitVisitor(r.Context(), w, conv, conv.ContactID, s.clientIP(r)); err != nil {
+	if err := s.limitVisitor(r.Context(), w, conv.InboxID, conv.ContactID, s.clientIP(r)); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -301,7 +301,7 @@ func (s *Server) authenticateSocket(r *http.Request) (*ws.Peer, error) {
 	p := &ws.Peer{IP: s.clientIP(r)}
 	switch c.Type {
 	case auth.TypeVisitor:
-		inbox, err := s.store.FindInboxByID(r.Context(), c.InboxID)
+		inbox, err := s.engine.Inbox(r.Context(), c.InboxID)
 		if err != nil {
 			return nil, sb.Errorf(sb.EUNAUTHORIZED, "Unknown inbox.")
 		}
@@ -325,9 +325,5 @@ func (s *Server) authenticateSocket(r *http.Request) (*ws.Peer, error) {
 }
 
 func (s *Server) limitSocket(ctx context.Context, p *ws.Peer) error {
-	conv, err := s.store.FindConversationByID(ctx, p.ConversationID)
-	if err != nil {
-		return err
-	}
-	return s.limitVisitor(ctx, nil, conv, p.ContactID, p.IP)
+	return s.limitVisitor(ctx, nil, p.InboxID, p.ContactID, p.IP)
 }

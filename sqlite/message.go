@@ -25,7 +25,7 @@ const messageCols = `id, conversation_id, seq, client_msg_id, sender, author_id,
 func (db *DB) AppendMessage(ctx context.Context, m *switchboard.Message) (*switchboard.Message, bool, error) {
 	if m.ClientMsgID != "" {
 		// Fast path for retries: no write lock needed.
-		old, err := db.findMessageByClientID(ctx, db.r, m.ConversationID, m.ClientMsgID)
+		old, err := db.findMessageByClientID(ctx, db.rq, m.ConversationID, m.ClientMsgID)
 		if err != nil {
 			return nil, false, fmt.Errorf("append message: %w", err)
 		} else if old != nil {
@@ -67,7 +67,7 @@ func (db *DB) AppendMessage(ctx context.Context, m *switchboard.Message) (*switc
 	})
 	if isUnique(err) && c.ClientMsgID != "" {
 		// Another writer (another process) stored it first.
-		old, err = db.findMessageByClientID(ctx, db.w, c.ConversationID, c.ClientMsgID)
+		old, err = db.findMessageByClientID(ctx, db.wq, c.ConversationID, c.ClientMsgID)
 		if err == nil && old == nil {
 			err = switchboard.Errorf(switchboard.ECONFLICT, "Message conflicts with a stored one.")
 		}
@@ -261,7 +261,7 @@ func (db *DB) ReserveSeqs(ctx context.Context, conversationID string, n int) (in
 	if n < 1 {
 		return 0, switchboard.Errorf(switchboard.EINVALID, "Reserve at least one seq.")
 	}
-	last, err := allocSeqs(ctx, db.w, conversationID, n, time.Time{})
+	last, err := allocSeqs(ctx, db.wq, conversationID, n, time.Time{})
 	if err != nil {
 		return 0, fmt.Errorf("reserve seqs: %w", err)
 	}

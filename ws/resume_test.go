@@ -70,7 +70,7 @@ func TestResumeEveryCut(t *testing.T) {
 			// deltas, done. (A reader that falls behind gets consecutive
 			// deltas merged, so zero-delay answers have fewer frames.)
 			n := len(converse(t, srv, -1, mode.settled)) - 1
-			if n < 4 || (mode.tps > 0 && n < 10) {
+			if n < 3 || (mode.tps > 0 && n < 10) {
 				t.Fatalf("only %d frames in an answer", n+1)
 			}
 			for k := 0; k <= n; k++ {
