@@ -19,19 +19,18 @@ type socket struct {
 	conn *websocket.Conn
 	peer *Peer
 
-	ctrl     chan chat.Outbound      // frames for this socket alone
-	subs     chan *chat.Subscription // hello: switch the watched conversation
-	closeMu  sync.Mutex
-	closing  bool
-	code     websocket.StatusCode
-	reason   string
-	cancel   context.CancelFunc
-	lastRead chan struct{}
+	ctrl    chan chat.Outbound      // frames for this socket alone
+	subs    chan *chat.Subscription // hello: switch the watched conversation
+	closeMu sync.Mutex
+	closing bool
+	code    websocket.StatusCode
+	reason  string
+	cancel  context.CancelFunc
 }
 
 func newSocket(h *Handler, conn *websocket.Conn, p *Peer) *socket {
 	return &socket{h: h, conn: conn, peer: p, ctrl: make(chan chat.Outbound, ControlQueue),
-		subs: make(chan *chat.Subscription, 1), lastRead: make(chan struct{}, 1)}
+		subs: make(chan *chat.Subscription, 1)}
 }
 
 // closeWith records why the socket closes and stops both loops; the writer
