@@ -153,7 +153,8 @@ func (c *Config) Validate() error {
 	if c.Baseline == "direct" && c.Scenario == ScenarioIdle {
 		return fmt.Errorf("--baseline direct needs a streaming scenario")
 	}
-	for _, u := range []string{c.Target, c.DirectURL} {
+	for _, u := range append(strings.Split(c.Target, ","), c.DirectURL) {
+		u = strings.TrimSpace(u)
 		if u == "" {
 			continue
 		}
@@ -285,7 +286,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		opt.WidgetKey, opt.APIKey = l.WidgetKey, l.APIKey
 		server, upstream = procProbe{pid: l.ServerPID()}, procProbe{pid: l.SimPID(0)}
 	} else {
-		server = metricsProbe{url: strings.TrimRight(base, "/") + "/metrics", hc: newClient(&counter{})}
+		var ps multiProbe
+		for _, b := range strings.Split(base, ",") {
+			ps = append(ps, metricsProbe{url: strings.TrimRight(strings.TrimSpace(b), "/") + "/metrics", hc: newClient(&counter{})})
+		}
+		server = ps
+		if len(ps) == 1 {
+			server = ps[0]
+		}
 	}
 	rep.Settings = cfg.settings(base)
 	rep.Notes = append(rep.Notes, fmt.Sprintf("load generator on the same machine as the server (%d CPUs)", runtime.NumCPU()))

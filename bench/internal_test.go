@@ -324,3 +324,21 @@ func TestReportOutputs(t *testing.T) {
 		})
 	}
 }
+
+func TestPickBase(t *testing.T) {
+	for _, tc := range []struct {
+		bases string
+		i     int
+		want  string
+	}{
+		{"http://a", 5, "http://a"},
+		{"http://a,http://b/,http://c", 0, "http://a"},
+		{"http://a,http://b/,http://c", 1, "http://b"},
+		{"http://a, http://b ,http://c", 4, "http://b"},
+		{"http://a,http://b,http://c", 5, "http://c"},
+	} {
+		if got := pickBase(tc.bases, tc.i); got != tc.want {
+			t.Errorf("pickBase(%q, %d) = %q, want %q", tc.bases, tc.i, got, tc.want)
+		}
+	}
+}

@@ -80,6 +80,30 @@ func vmRSS(pid int) (int64, error) {
 }
 
 // metricsProbe scrapes a Prometheus endpoint (a remote server).
+// multiProbe sums several servers (the instances of a scale-out run).
+type multiProbe []probe
+
+func (m multiProbe) source() string {
+	s := make([]string, len(m))
+	for i, p := range m {
+		s[i] = p.source()
+	}
+	return strings.Join(s, " + ")
+}
+
+func (m multiProbe) sample(ctx context.Context) (int64, float64, error) {
+	var rss int64
+	var cpu float64
+	for _, p := range m {
+		r, c, err := p.sample(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		rss, cpu = rss+r, cpu+c
+	}
+	return rss, cpu, nil
+}
+
 type metricsProbe struct {
 	url string
 	hc  *http.Client

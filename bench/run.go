@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,7 +70,9 @@ func runPhase(ctx context.Context, cfg *Config, name, scenario string, opt userO
 			if !sleep(runCtx, delay) {
 				return
 			}
-			u := newUser(scenario, i, opt)
+			uo := opt
+			uo.Base = pickBase(opt.Base, i)
+			u := newUser(scenario, i, uo)
 			defer u.close()
 			active.Add(1)
 			defer active.Add(-1)
@@ -120,4 +123,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// pickBase spreads virtual users round robin over comma-separated base
+// URLs (several instances of a scale-out deployment).
+func pickBase(bases string, i int) string {
+	if !strings.Contains(bases, ",") {
+		return bases
+	}
+	list := strings.Split(bases, ",")
+	return strings.TrimRight(strings.TrimSpace(list[i%len(list)]), "/")
 }

@@ -125,7 +125,7 @@ streaming endpoint) in the same run and prints Switchboard's overhead.`,
 	f.DurationVar(&cfg.Timeout, "timeout", 0, "per-turn timeout (default 60s)")
 	f.IntVar(&cfg.Connections, "connections", 1000, "idle-connections: sockets to hold")
 	f.IntVar(&cfg.ConnsPerWorker, "conns-per-worker", 5000, "idle-connections: sockets per worker process (below the open-file limit)")
-	f.StringVar(&cfg.Target, "target", "", "Switchboard base URL (default: start a local server and llmsim)")
+	f.StringVar(&cfg.Target, "target", "", "Switchboard base URL, or several separated by commas (users spread round robin over the instances); default: start a local server and llmsim")
 	f.StringVar(&cfg.WidgetKey, "widget-key", "", "with --target: widget key of the inbox to chat with")
 	f.StringVar(&cfg.APIKey, "api-key", "", "with --target: API key for openai-stream (or SWITCHBOARD_BENCH_API_KEY)")
 	f.StringVar(&cfg.Model, "model", "default", "openai-stream: model (route) name")
