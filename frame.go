@@ -116,8 +116,15 @@ func (f *Frame) MarshalJSON() ([]byte, error) { return f.AppendJSON(nil), nil }
 // requires plus <, > and & (like encoding/json) so frames are safe to embed.
 // Invalid UTF-8 becomes U+FFFD.
 func AppendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	b = AppendJSONStringBody(b, s)
+	return append(b, '"')
+}
+
+// AppendJSONStringBody appends s escaped as the inside of a JSON string
+// literal, without the quotes (to write several pieces as one literal).
+func AppendJSONStringBody(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -160,6 +167,5 @@ func AppendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }

@@ -1,6 +1,8 @@
 package llmsim
 
 import (
+	"github.com/switchboard-chat/switchboard"
+
 	"net/http"
 	"strconv"
 )
@@ -21,7 +23,7 @@ func (anthropic) begin(b []byte, r *reply) []byte {
 	b = append(b, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\""...)
 	b = append(b, r.id...)
 	b = append(b, `","type":"message","role":"assistant","model":"`...)
-	b = appendJSONString(b, r.model)
+	b = switchboard.AppendJSONStringBody(b, r.model)
 	b = append(b, `","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":`...)
 	b = strconv.AppendInt(b, int64(r.promptTokens), 10)
 	b = append(b, `,"output_tokens":1}}}`+"\n\n"...)

@@ -1,6 +1,8 @@
 package llmsim
 
 import (
+	"github.com/switchboard-chat/switchboard"
+
 	"net/http"
 	"strconv"
 )
@@ -30,7 +32,7 @@ func (g gemini) appendUsage(b []byte, r *reply) []byte {
 	b = append(b, `,"totalTokenCount":`...)
 	b = strconv.AppendInt(b, int64(r.promptTokens+r.sent), 10)
 	b = append(b, `},"modelVersion":"`...)
-	b = appendJSONString(b, r.model)
+	b = switchboard.AppendJSONStringBody(b, r.model)
 	b = append(b, `","responseId":"`...)
 	b = append(b, r.id...)
 	return append(b, `"}`...)

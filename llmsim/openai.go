@@ -1,6 +1,8 @@
 package llmsim
 
 import (
+	"github.com/switchboard-chat/switchboard"
+
 	"net/http"
 	"strconv"
 )
@@ -18,7 +20,7 @@ func (openAI) head(r *reply) []byte {
 		b = append(b, `","object":"chat.completion.chunk","created":`...)
 		b = strconv.AppendInt(b, r.created, 10)
 		b = append(b, `,"model":"`...)
-		b = appendJSONString(b, r.model)
+		b = switchboard.AppendJSONStringBody(b, r.model)
 		b = append(b, `","choices":[`...)
 		r.head = b
 	}

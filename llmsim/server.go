@@ -42,10 +42,10 @@ const (
 // Server is the simulator; it is an http.Handler. Close releases requests
 // it holds open (hang, stall, no-done).
 type Server struct {
-	log *slog.Logger
-	mux *http.ServeMux
+	log      *slog.Logger
+	mux      *http.ServeMux
 	requests requestLog // recent requests, for GET /llmsim/requests
-	cfg atomic.Pointer[compiled]
+	cfg      atomic.Pointer[compiled]
 
 	closeOnce sync.Once
 	closed    chan struct{}

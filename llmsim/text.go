@@ -1,6 +1,8 @@
 package llmsim
 
 import (
+	"github.com/switchboard-chat/switchboard"
+
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -149,39 +151,11 @@ func joinTokens(toks []string) string {
 	return b.String()
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as the inside of a JSON string literal (no quotes).
-func appendJSONString(b []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-		}
-		start = i + 1
-	}
-	return append(b, s[start:]...)
-}
-
 // appendJSONTokens appends the tokens as one quoted JSON string.
 func appendJSONTokens(b []byte, toks []string) []byte {
 	b = append(b, '"')
 	for _, t := range toks {
-		b = appendJSONString(b, t)
+		b = switchboard.AppendJSONStringBody(b, t)
 	}
 	return append(b, '"')
 }

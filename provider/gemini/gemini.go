@@ -53,17 +53,7 @@ func New(opts Options) *Client {
 	if c.name == "" {
 		c.name = "gemini"
 	}
-	rt := opts.Transport
-	if rt == nil {
-		rt = upstream.NewTransport(0)
-	}
-	c.hc = &http.Client{Transport: rt}
-	if c.logger == nil {
-		c.logger = slog.New(slog.DiscardHandler)
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
+	c.hc, c.logger, c.now = upstream.Defaults(opts.Transport, c.logger, c.now)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -27,4 +28,19 @@ func NewTransport(maxConns int) *http.Transport {
 		// No ResponseHeaderTimeout: the router's first-token timeout
 		// covers a server that never answers.
 	}
+}
+
+// Defaults fills what a wire client was not given: a client over a tuned
+// transport (never http.DefaultClient), a logger and a clock.
+func Defaults(rt http.RoundTripper, logger *slog.Logger, now func() time.Time) (*http.Client, *slog.Logger, func() time.Time) {
+	if rt == nil {
+		rt = NewTransport(0)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &http.Client{Transport: rt}, logger, now
 }
