@@ -19,9 +19,17 @@ var handoffTool = sb.Tool{Name: "handoff", Description: "Hand the conversation t
 // trimmed to the last MaxTurns messages and MaxBytes. It returns nil when
 // there is no visitor message to answer.
 func (e *Engine) buildRequest(ctx context.Context, conv *sb.Conversation, inbox *sb.Inbox) (*sb.ChatRequest, error) {
-	history, err := e.history(ctx, conv)
+	history, cached, err := e.history(ctx, conv)
 	if err != nil {
 		return nil, err
+	}
+	if (len(history) == 0 || history[len(history)-1].Role != sb.RoleUser) && cached {
+		// Another instance may have appended to the cache out of order:
+		// the store decides whether a visitor message waits for an answer.
+		_ = e.opt.Cache.Invalidate(ctx, conv.ID)
+		if history, _, err = e.history(ctx, conv); err != nil {
+			return nil, err
+		}
 	}
 	if len(history) == 0 || history[len(history)-1].Role != sb.RoleUser {
 		return nil, nil
@@ -67,12 +75,12 @@ func (e *Engine) buildRequest(ctx context.Context, conv *sb.Conversation, inbox 
 }
 
 // history returns the conversation's context messages since its epoch,
-// from the context cache when there is one.
-func (e *Engine) history(ctx context.Context, conv *sb.Conversation) ([]sb.ChatMessage, error) {
+// from the context cache when there is one (cached reports a cache hit).
+func (e *Engine) history(ctx context.Context, conv *sb.Conversation) (msgs []sb.ChatMessage, cached bool, err error) {
 	if e.opt.Cache != nil {
 		if msgs, ok, err := e.opt.Cache.Get(ctx, conv.ID, conv.ContextEpoch); err == nil && ok {
 			e.opt.Metrics.cache.WithLabelValues("hit").Inc()
-			return msgs, nil
+			return msgs, true, nil
 		}
 		e.opt.Metrics.cache.WithLabelValues("miss").Inc()
 	}
@@ -81,7 +89,7 @@ func (e *Engine) history(ctx context.Context, conv *sb.Conversation) ([]sb.ChatM
 	for {
 		ms, err := e.store.FindMessages(ctx, sb.MessageFilter{ConversationID: conv.ID, AfterSeq: after, Limit: 500})
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		for _, m := range ms {
 			if cm, ok := contextMessage(m); ok {
@@ -99,7 +107,7 @@ func (e *Engine) history(ctx context.Context, conv *sb.Conversation) ([]sb.ChatM
 			e.logger.Warn("context cache set", "conversation_id", conv.ID, "err", err)
 		}
 	}
-	return out, nil
+	return out, false, nil
 }
 
 // contextMessage maps a stored message to a model message; notes, events,

@@ -20,7 +20,7 @@ func (e *Engine) Draft(ctx context.Context, convID string) (sb.Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	history, err := e.history(ctx, conv)
+	history, _, err := e.history(ctx, conv)
 	if err != nil {
 		return nil, err
 	}

@@ -500,16 +500,19 @@ func (g *gen) finish(j *job, fc finalChunk, err error) {
 		upd.Sources = &g.sources
 	}
 	_, perr := e.persist(ctx, g.h, func() (*sb.Event, error) {
-		return e.store.FinishMessage(ctx, g.msg.ID, upd, evType, data)
+		ev, err := e.store.FinishMessage(ctx, g.msg.ID, upd, evType, data)
+		if err == nil && len(g.content) > 0 {
+			// Before done is published: the visitor's next message must
+			// come after this answer in the cached context too.
+			e.cacheAppend(ctx, g.conv, &sb.Message{Sender: sb.SenderBot, Kind: sb.KindText, Content: content, State: state})
+		}
+		return ev, err
 	})
 	g.h.mu.Lock()
 	g.h.live = nil
 	g.h.mu.Unlock()
 	if perr != nil {
 		e.logger.Error("store final answer", "message_id", g.msg.ID, "err", perr)
-	}
-	if perr == nil && e.opt.Cache != nil && len(g.content) > 0 {
-		e.cacheAppend(ctx, g.conv, &sb.Message{Sender: sb.SenderBot, Kind: sb.KindText, Content: content, State: state})
 	}
 	if reason != stopNone {
 		return

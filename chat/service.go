@@ -80,12 +80,12 @@ func (e *Engine) PostContactMessage(ctx context.Context, convID, clientMsgID, co
 		if dup {
 			return nil, nil
 		}
+		e.cacheAppend(ctx, conv, s) // under the conversation's lock: cache order is seq order
 		return &sb.Event{ConversationID: conv.ID, Seq: s.Seq, Type: sb.EventMessage, MessageID: s.ID, Message: s}, nil
 	})
 	if err != nil || existed {
 		return stored, existed, err
 	}
-	e.cacheAppend(ctx, conv, stored)
 
 	// The visitor writing again reopens a resolved or pending conversation.
 	if conv.Status == sb.StatusResolved || conv.Status == sb.StatusPending {
@@ -147,11 +147,9 @@ func (e *Engine) PostAgentMessage(ctx context.Context, convID string, agent *sb.
 			return nil, err
 		}
 		stored = s
+		e.cacheAppend(ctx, conv, s) // under the conversation's lock: cache order is seq order
 		return &sb.Event{ConversationID: conv.ID, Seq: s.Seq, Type: sb.EventMessage, MessageID: s.ID, Message: s}, nil
 	})
-	if err == nil {
-		e.cacheAppend(ctx, conv, stored)
-	}
 	return stored, err
 }
 
