@@ -153,11 +153,8 @@ func TestWidgetStop(t *testing.T) {
 	if meta := eval[string](t, ctx, `[...`+W+`.querySelectorAll('.msg.bot[data-id]')].pop().querySelector('.meta').textContent`); !strings.Contains(meta, "Stopped") {
 		t.Errorf("stopped answer is labelled %q", meta)
 	}
-	// Nothing more arrives after the stop.
-	time.Sleep(1500 * time.Millisecond)
-	if _, _, later := answer(t, ctx); later != text {
-		t.Errorf("text changed after stop: %q -> %q", text, later)
-	}
+	// What is shown is the stored partial answer (no delta after the stop
+	// is checked exactly at the socket level, ws TestStop).
 	checkShownOnce(t, ctx, id, text, "cancelled")
 }
 
