@@ -69,12 +69,16 @@ func (e *Engine) AgentConnected(ctx context.Context, userID string) (beat func()
 	return beat, leave
 }
 
-// SetPresence stores an agent's presence and tells the consoles.
+// SetPresence stores an agent's presence; an agent coming online takes
+// conversations waiting in the queue.
 func (e *Engine) SetPresence(ctx context.Context, userID string, pr sb.Presence) error {
 	if _, err := e.store.UpdateUser(ctx, userID, sb.UserUpdate{Presence: &pr}); err != nil {
 		return err
 	}
 	e.logger.Info("presence", "user_id", userID, "presence", pr)
+	if pr == sb.PresenceOnline {
+		e.AssignQueued(ctx)
+	}
 	return nil
 }
 

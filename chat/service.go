@@ -389,6 +389,9 @@ func (e *Engine) Resolve(ctx context.Context, convID string) (*sb.Conversation, 
 	done := e.takeover(ctx, convID)
 	out, err := e.transition(ctx, conv, nil, sb.StatusResolved, sb.OwnerNone, "")
 	done(err != nil && conv.Owner == sb.OwnerBot)
+	if err == nil && conv.AssigneeID != "" {
+		e.AssignQueued(ctx) // the agent has room for a waiting conversation
+	}
 	return out, err
 }
 
@@ -408,7 +411,11 @@ func (e *Engine) Handback(ctx context.Context, convID string) (*sb.Conversation,
 			conv = c
 		}
 	}
-	return e.transition(ctx, conv, nil, sb.StatusBot, sb.OwnerBot, "")
+	out, err := e.transition(ctx, conv, nil, sb.StatusBot, sb.OwnerBot, "")
+	if err == nil && conv.AssigneeID != "" {
+		e.AssignQueued(ctx)
+	}
+	return out, err
 }
 
 // LeaveMessage stores a visitor's offline message (email + text) as a
@@ -442,6 +449,31 @@ func (e *Engine) LeaveMessage(ctx context.Context, convID, email, content string
 		done(err != nil)
 	}
 	return stored, err
+}
+
+// AssignQueued gives conversations waiting in the queue, oldest first, to
+// online agents with free capacity (least loaded, round robin on ties).
+// It runs when capacity frees up or an agent comes online.
+func (e *Engine) AssignQueued(ctx context.Context) {
+	e.assignMu.Lock()
+	defer e.assignMu.Unlock()
+	qs, err := e.store.FindConversations(ctx, sb.ConversationFilter{Status: []sb.Status{sb.StatusQueued}, Limit: 200})
+	if err != nil {
+		e.logger.Warn("queue", "err", err)
+		return
+	}
+	for i := len(qs) - 1; i >= 0; i-- { // the list is newest first
+		agent, _, err := e.pickAgent(ctx)
+		if err != nil || agent == nil {
+			return
+		}
+		done := e.takeover(ctx, qs[i].ID)
+		_, err = e.transition(ctx, qs[i], stillStatus(sb.StatusQueued), sb.StatusAssigned, sb.OwnerHuman, agent.ID)
+		done(false) // a queued conversation is not the bot's either way
+		if err == nil {
+			e.logger.Info("assigned from the queue", "conversation_id", qs[i].ID, "agent_id", agent.ID)
+		}
+	}
 }
 
 // pickAgent returns the least-loaded online agent with free capacity
