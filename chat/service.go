@@ -326,7 +326,7 @@ func (e *Engine) Handoff(ctx context.Context, convID, by string) (*sb.Conversati
 		done(true)
 		return nil, err
 	}
-	e.assignMu.Lock()
+	unlock := e.lockAssign(ctx)
 	agent, online, err := e.pickAgent(ctx)
 	var out *sb.Conversation
 	switch {
@@ -338,7 +338,7 @@ func (e *Engine) Handoff(ctx context.Context, convID, by string) (*sb.Conversati
 	default:
 		out, err = e.transition(ctx, conv, stillStatus(sb.StatusBot, sb.StatusPending, sb.StatusResolved), sb.StatusQueued, sb.OwnerNone, "")
 	}
-	e.assignMu.Unlock()
+	unlock()
 	done(err != nil)
 	if err == nil {
 		e.logger.Info("handoff", "conversation_id", convID, "by", by, "status", out.Status)
@@ -455,8 +455,7 @@ func (e *Engine) LeaveMessage(ctx context.Context, convID, email, content string
 // online agents with free capacity (least loaded, round robin on ties).
 // It runs when capacity frees up or an agent comes online.
 func (e *Engine) AssignQueued(ctx context.Context) {
-	e.assignMu.Lock()
-	defer e.assignMu.Unlock()
+	defer e.lockAssign(ctx)()
 	qs, err := e.store.FindConversations(ctx, sb.ConversationFilter{Status: []sb.Status{sb.StatusQueued}, Limit: 200})
 	if err != nil {
 		e.logger.Warn("queue", "err", err)
@@ -476,9 +475,47 @@ func (e *Engine) AssignQueued(ctx context.Context) {
 	}
 }
 
+// assignLease names the cluster-wide lock of assignment decisions.
+const assignLease = "assignment"
+
+// lockAssign serialises assignment decisions (who has free capacity): in
+// this process with assignMu and, in scale-out, across instances with a
+// short lease in Redis (best effort: if Redis is down, per instance).
+func (e *Engine) lockAssign(ctx context.Context) (unlock func()) {
+	e.assignMu.Lock()
+	if e.opt.Bus == nil {
+		return e.assignMu.Unlock
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	held := false
+	for ctx.Err() == nil {
+		ok, err := e.opt.Bus.AcquireLease(ctx, assignLease, e.busID(), 5*time.Second)
+		if err != nil {
+			break
+		}
+		if ok {
+			held = true
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return func() {
+		if held {
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = e.opt.Bus.ReleaseLease(rctx, assignLease, e.busID())
+			cancel()
+		}
+		e.assignMu.Unlock()
+	}
+}
+
 // pickAgent returns the least-loaded online agent with free capacity
 // (round robin on ties), and whether any agent is online at all.
-// Caller holds assignMu.
+// Caller holds lockAssign.
 func (e *Engine) pickAgent(ctx context.Context) (*sb.User, bool, error) {
 	users, err := e.store.FindUsers(ctx, sb.UserFilter{Presence: sb.PresenceOnline})
 	if err != nil {
