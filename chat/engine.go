@@ -299,6 +299,16 @@ func (e *Engine) acquire(id string) (*hub, func()) {
 // persist runs a store write that yields an event under the hub's seq lock
 // and publishes the event's frame: persist, then publish, in seq order.
 func (e *Engine) persist(ctx context.Context, h *hub, write func() (*sb.Event, error)) (*sb.Event, error) {
+	ev, err := e.persistLocked(ctx, h, write)
+	if err == nil && ev != nil && (ev.Type == sb.EventStatus || ev.Type == sb.EventMessage) {
+		// After the conversation's lock: building the consoles' view reads
+		// the store, which must not hold up the conversation.
+		e.notifyWatchers(ctx, ev.ConversationID)
+	}
+	return ev, err
+}
+
+func (e *Engine) persistLocked(ctx context.Context, h *hub, write func() (*sb.Event, error)) (*sb.Event, error) {
 	h.seqMu.Lock()
 	defer h.seqMu.Unlock()
 	ev, err := write()
@@ -312,9 +322,6 @@ func (e *Engine) persist(ctx context.Context, h *hub, write func() (*sb.Event, e
 		o.private = isPrivate(ev)
 		h.publish(o, msg)
 		e.append(h, o)
-	}
-	if ev.Type == sb.EventStatus || ev.Type == sb.EventMessage {
-		e.notifyWatchers(ctx, ev.ConversationID)
 	}
 	return ev, nil
 }
