@@ -221,6 +221,7 @@ type stream struct {
 	tool      *switchboard.ToolCall // tool_use block being read
 	pending   []switchboard.Chunk
 	done      bool
+	finished  bool // complete: the body is drained by upstream.Finish
 	err       error
 }
 
@@ -353,7 +354,8 @@ func (s *stream) final(reason string) (switchboard.Chunk, error) {
 		c.Usage = &u
 	}
 	s.done, s.err = true, io.EOF
-	s.release()
+	s.finished = true
+	upstream.Finish(s.body, s.cancel)
 	return c, nil
 }
 
@@ -368,8 +370,12 @@ func (s *stream) release() {
 	s.body.Close()
 }
 
-// Close cancels the request; safe to call more than once.
+// Close cancels the request; safe to call more than once. A stream that
+// finished is already being released (upstream.Finish).
 func (s *stream) Close() error {
+	if s.finished {
+		return nil
+	}
 	if !s.done {
 		s.done, s.err = true, &switchboard.ProviderError{Provider: s.name, Model: s.model,
 			Class: switchboard.FailCanceled, Err: context.Canceled}

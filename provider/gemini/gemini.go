@@ -206,6 +206,7 @@ type stream struct {
 	toolCall  bool
 	pending   []switchboard.Chunk
 	done      bool
+	finished  bool // complete: the body is drained by upstream.Finish
 	err       error
 }
 
@@ -310,7 +311,8 @@ func (s *stream) queueFinal(reason string) {
 	s.sentFirst = true
 	s.pending = append(s.pending, switchboard.Chunk{Provider: s.name, Model: s.model, FinishReason: reason, Usage: s.usage})
 	s.done, s.err = true, io.EOF
-	s.release()
+	s.finished = true
+	upstream.Finish(s.body, s.cancel)
 }
 
 func (s *stream) fail(err error) (switchboard.Chunk, error) {
@@ -324,8 +326,12 @@ func (s *stream) release() {
 	s.body.Close()
 }
 
-// Close cancels the request; safe to call more than once.
+// Close cancels the request; safe to call more than once. A stream that
+// finished is already being released (upstream.Finish).
 func (s *stream) Close() error {
+	if s.finished {
+		return nil
+	}
 	if !s.done {
 		s.done, s.err = true, &switchboard.ProviderError{Provider: s.name, Model: s.model,
 			Class: switchboard.FailCanceled, Err: context.Canceled}

@@ -235,6 +235,7 @@ type stream struct {
 	grace     time.Duration
 	graceT    *time.Timer
 	done      bool
+	finished  bool // complete: the body is drained by upstream.Finish
 	err       error
 }
 
@@ -343,7 +344,11 @@ func (s *stream) queueFinal() {
 	f.Usage = s.usage
 	s.pending = append(s.pending, f)
 	s.done, s.err = true, io.EOF
-	s.release()
+	if s.graceT != nil {
+		s.graceT.Stop()
+	}
+	s.finished = true
+	upstream.Finish(s.body, s.cancel)
 }
 
 func (s *stream) final() (switchboard.Chunk, error) {
@@ -367,8 +372,12 @@ func (s *stream) release() {
 	s.body.Close()
 }
 
-// Close cancels the request; safe to call more than once.
+// Close cancels the request; safe to call more than once. A stream that
+// finished is already being released (upstream.Finish).
 func (s *stream) Close() error {
+	if s.finished {
+		return nil
+	}
 	if !s.done {
 		s.done, s.err = true, &switchboard.ProviderError{Provider: s.name, Model: s.model,
 			Class: switchboard.FailCanceled, Err: context.Canceled}

@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -43,4 +45,26 @@ func Defaults(rt http.RoundTripper, logger *slog.Logger, now func() time.Time) (
 		now = time.Now
 	}
 	return &http.Client{Transport: rt}, logger, now
+}
+
+// Bounds of the read that ends a complete stream.
+const (
+	drainBytes = 4 << 10
+	drainTime  = 100 * time.Millisecond
+)
+
+// Finish ends a stream whose answer is complete. It reads what is left of
+// the body (OpenAI's "data: [DONE]", Anthropic's message_stop), at most
+// drainBytes and drainTime, so the connection goes back to the keep-alive
+// pool: a body closed unread makes the next request pay a new TCP and TLS
+// handshake. It reads on a goroutine of its own so the final chunk is not
+// held up; that goroutine ends within drainTime (cancel aborts the read).
+func Finish(body io.ReadCloser, cancel context.CancelFunc) {
+	go func() {
+		t := time.AfterFunc(drainTime, cancel)
+		_, _ = io.CopyN(io.Discard, body, drainBytes)
+		t.Stop()
+		body.Close()
+		cancel()
+	}()
 }
