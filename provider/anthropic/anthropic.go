@@ -241,12 +241,9 @@ func (s *stream) Recv() (switchboard.Chunk, error) {
 		return switchboard.Chunk{}, s.err
 	}
 	for {
-		_, data, err := s.sse.Next()
+		data, err := s.sse.NextData(s.ctx, s.name, s.model)
 		if err != nil {
-			if err == io.EOF {
-				return s.fail(upstream.Cut(s.name, s.model, io.ErrUnexpectedEOF))
-			}
-			return s.fail(upstream.ReadError(s.ctx, s.name, s.model, err))
+			return s.fail(err)
 		}
 		s.ev = event{}
 		if err := s.dec.Decode(data, &s.ev); err != nil {

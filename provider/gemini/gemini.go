@@ -224,12 +224,9 @@ func (s *stream) Recv() (switchboard.Chunk, error) {
 		return switchboard.Chunk{}, s.err
 	}
 	for {
-		_, data, err := s.sse.Next()
+		data, err := s.sse.NextData(s.ctx, s.name, s.model)
 		if err != nil {
-			if err == io.EOF {
-				return s.fail(upstream.Cut(s.name, s.model, io.ErrUnexpectedEOF))
-			}
-			return s.fail(upstream.ReadError(s.ctx, s.name, s.model, err))
+			return s.fail(err)
 		}
 		clear(s.resp.Candidates[:cap(s.resp.Candidates)])
 		s.resp = response{Candidates: s.resp.Candidates[:0]}

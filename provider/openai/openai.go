@@ -254,16 +254,13 @@ func (s *stream) Recv() (switchboard.Chunk, error) {
 		return switchboard.Chunk{}, s.err
 	}
 	for {
-		_, data, err := s.sse.Next()
+		data, err := s.sse.NextData(s.ctx, s.name, s.model)
 		if err != nil {
 			if s.finish != "" {
 				// Finished but no usage chunk / [DONE]: complete anyway.
 				return s.final()
 			}
-			if err == io.EOF {
-				return s.fail(upstream.Cut(s.name, s.model, io.ErrUnexpectedEOF))
-			}
-			return s.fail(upstream.ReadError(s.ctx, s.name, s.model, err))
+			return s.fail(err)
 		}
 		if bytes.Equal(data, doneMarker) {
 			if s.finish == "" {

@@ -6,6 +6,7 @@ package upstream
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 )
@@ -115,4 +116,18 @@ func (s *SSEReader) readLine() ([]byte, error) {
 		line = line[:n-1]
 	}
 	return line, nil
+}
+
+// NextData returns the data of the next event, or the failure to read it
+// as a *ProviderError: a body that ends is FailCut (the caller decides
+// first whether the answer was complete), a broken one a read error.
+func (r *SSEReader) NextData(ctx context.Context, provider, model string) ([]byte, error) {
+	_, data, err := r.Next()
+	switch {
+	case err == nil:
+		return data, nil
+	case errors.Is(err, io.EOF):
+		return nil, Cut(provider, model, io.ErrUnexpectedEOF)
+	}
+	return nil, ReadError(ctx, provider, model, err)
 }
