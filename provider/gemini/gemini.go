@@ -3,7 +3,6 @@
 package gemini
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -71,27 +70,13 @@ func (c *Client) Stream(ctx context.Context, req *switchboard.ChatRequest) (swit
 	if err != nil {
 		return nil, fmt.Errorf("gemini: encode request: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	u := c.base + "/models/" + url.PathEscape(req.Model) + ":streamGenerateContent?alt=sse"
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("gemini: %w", err)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Accept", "text/event-stream")
+	header := http.Header{}
 	if c.apiKey != "" {
-		hreq.Header.Set("X-Goog-Api-Key", c.apiKey)
+		header.Set("X-Goog-Api-Key", c.apiKey)
 	}
-	resp, err := c.hc.Do(hreq)
+	ctx, cancel, resp, err := upstream.Open(ctx, c.hc, c.base+"/models/"+url.PathEscape(req.Model)+":streamGenerateContent?alt=sse", body, header, c.name, req.Model, c.now)
 	if err != nil {
-		perr := upstream.TransportError(ctx, c.name, req.Model, err)
-		cancel()
-		return nil, perr
-	}
-	if resp.StatusCode/100 != 2 {
-		cancel()
-		return nil, upstream.HTTPError(c.name, req.Model, resp, c.now())
+		return nil, err
 	}
 	return &stream{
 		name:   c.name,

@@ -97,26 +97,13 @@ func (c *Client) Stream(ctx context.Context, req *switchboard.ChatRequest) (swit
 	if err != nil {
 		return nil, fmt.Errorf("openai: encode request: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("openai: %w", err)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Accept", "text/event-stream")
+	header := http.Header{}
 	if c.auth != "" {
-		hreq.Header.Set("Authorization", c.auth)
+		header.Set("Authorization", c.auth)
 	}
-	resp, err := c.hc.Do(hreq)
+	ctx, cancel, resp, err := upstream.Open(ctx, c.hc, c.url, body, header, c.name, req.Model, c.now)
 	if err != nil {
-		perr := upstream.TransportError(ctx, c.name, req.Model, err)
-		cancel()
-		return nil, perr
-	}
-	if resp.StatusCode/100 != 2 {
-		cancel()
-		return nil, upstream.HTTPError(c.name, req.Model, resp, c.now())
+		return nil, err
 	}
 	return &stream{
 		name:   c.name,
